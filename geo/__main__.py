@@ -1,0 +1,4 @@
+"""`python -m geo` runs the same command line as `geo`."""
+from geo.cli import main
+
+main()

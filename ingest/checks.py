@@ -1,0 +1,218 @@
+"""Feature checks against a layer spec: fields, types, allowed values, geometry, area of interest, duplicates."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+from pyproj import CRS
+
+from geo.crs import STORAGE_EPSG, check_plausible, describe
+from geo.errors import CrsError, InputError
+from geo.geometry import family, invalid_reasons, promote, repair
+from ingest.aoi import AreaOfInterest
+from ingest.coerce import coerce_column
+from ingest.readers import SourceData
+from layers.spec import LayerSpec
+
+ERROR, WARNING = "error", "warning"
+
+
+@dataclass
+class Problem:
+    """One finding about one feature: record number (1-based, file order), field and reason."""
+
+    record: int
+    key: str | None
+    field: str | None
+    reason: str
+    severity: str = ERROR
+
+
+@dataclass
+class Checked:
+    """The result of checking a file: typed attributes and geometries of all records, and the findings."""
+
+    attrs: pd.DataFrame
+    geoms: NDArray[np.object_]
+    ok: NDArray[np.bool_]
+    problems: list[Problem] = field(default_factory=list)
+    source_crs: str | None = None
+    ignored_columns: list[str] = field(default_factory=list)
+
+    @property
+    def n_rejected(self) -> int:
+        return int((~self.ok).sum())
+
+    @property
+    def n_warnings(self) -> int:
+        return sum(p.severity == WARNING for p in self.problems)
+
+
+class _Collector:
+    """Accumulates per-record errors without building messages for records that are fine."""
+
+    def __init__(self, n: int, keys: pd.Series) -> None:
+        self.ok = np.ones(n, dtype=bool)
+        self.keys = keys
+        self.problems: list[Problem] = []
+
+    def add(self, mask: NDArray[np.bool_], field_name: str | None, reasons: object,
+            severity: str = ERROR) -> None:
+        idx = np.flatnonzero(mask)
+        if idx.size == 0:
+            return
+        per_row = isinstance(reasons, (pd.Series, np.ndarray, list))
+        values = np.asarray(reasons, dtype=object) if per_row else None
+        for i in idx:
+            reason = str(values[i]) if values is not None else str(reasons)
+            self.problems.append(Problem(int(i) + 1, self.keys.iloc[i], field_name, reason, severity))
+        if severity == ERROR:
+            self.ok[idx] = False
+
+
+def map_columns(frame: pd.DataFrame, spec: LayerSpec, mapping: dict[str, str] | None,
+                file: str, constants: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Rename source columns to field names (explicit mapping first, then the spec's aliases).
+
+    ``constants`` give a field one value for every record (e.g. valid_from of a boundary version).
+    """
+    mapping = dict(mapping or {})
+    constants = dict(constants or {})
+    unknown_targets = [t for t in [*mapping, *constants] if t not in spec.field_names]
+    if unknown_targets:
+        raise InputError(f"--map/--set name fields that '{spec.name}' does not have: {', '.join(unknown_targets)}",
+                         file=file)
+    missing_sources = [s for s in mapping.values() if s not in frame.columns]
+    if missing_sources:
+        raise InputError(f"--map names columns the file does not have: {', '.join(missing_sources)} "
+                         f"(columns: {', '.join(map(str, frame.columns))})", file=file)
+    rename = {src: tgt for tgt, src in mapping.items()}
+    aliases = spec.alias_map()
+    for col in frame.columns:
+        if col in rename or col == "geometry":
+            continue
+        target = aliases.get(str(col).strip().lower())
+        if target and target not in rename.values():
+            rename[col] = target
+    attrs = frame.drop(columns=["geometry"]).rename(columns=rename)
+    attrs = attrs.drop(columns=[c for c in constants if c in attrs.columns])
+    for name, value in constants.items():
+        attrs[name] = value
+    ignored = [str(c) for c in attrs.columns if c not in spec.field_names]
+    missing = [f.name for f in spec.fields if f.required and f.name not in attrs.columns]
+    if missing:
+        raise InputError(f"thiếu trường bắt buộc / required field(s) missing: {', '.join(missing)}; the file's "
+                         f"columns are: {', '.join(map(str, frame.columns.drop('geometry')))}; map them with "
+                         "--map FIELD=COLUMN", file=file)
+    attrs = attrs.loc[:, [c for c in spec.field_names if c in attrs.columns]]
+    for f in spec.fields:
+        if f.name not in attrs.columns:
+            attrs[f.name] = None
+    return attrs[list(spec.field_names)], ignored
+
+
+def _key_labels(attrs: pd.DataFrame, spec: LayerSpec) -> pd.Series:
+    parts = [attrs[k].astype(object).where(attrs[k].notna(), "∅").astype(str) for k in spec.natural_key]
+    label = parts[0]
+    for p in parts[1:]:
+        label = label + "|" + p
+    return label.reset_index(drop=True)
+
+
+def check(source: SourceData, spec: LayerSpec, *, aoi: AreaOfInterest | None,
+          crs_override: CRS | None = None, mapping: dict[str, str] | None = None,
+          constants: dict[str, str] | None = None) -> Checked:
+    """Check every record; file-level problems raise InputError, record-level ones become Problems."""
+    file = source.path.name
+    raw, ignored = map_columns(source.frame, spec, mapping, file, constants)
+    raw = raw.reset_index(drop=True)
+    attrs = pd.DataFrame(index=raw.index)
+    col = _Collector(len(raw), _key_labels(raw, spec))
+    for f in spec.fields:
+        values, reasons = coerce_column(raw[f.name], f)
+        attrs[f.name] = values
+        col.add(reasons.notna().to_numpy(), f.name, reasons)
+        if f.required:
+            col.add((values.isna() & reasons.isna()).to_numpy(), f.name,
+                    "thiếu giá trị bắt buộc / required value is missing")
+    geoms, source_crs = _geometry(source, spec, crs_override, col, file)
+    attrs["geom_type"] = family(geoms)
+    for rc in spec.row_checks:
+        reasons = rc.rule(attrs)
+        col.add(reasons.notna().to_numpy() & col.ok, rc.field, reasons)
+    attrs = attrs.drop(columns=["geom_type"])
+    if aoi is not None:
+        _check_aoi(geoms, aoi, col)
+    _check_duplicates(attrs, spec, col)
+    return Checked(attrs, geoms, col.ok, col.problems, source_crs, ignored)
+
+
+def _geometry(source: SourceData, spec: LayerSpec, crs_override: CRS | None, col: _Collector,
+              file: str) -> tuple[NDArray[np.object_], str]:
+    crs = crs_override or source.crs
+    if crs is None:
+        raise CrsError("tệp không có hệ tọa độ / the file has no CRS; name it with --crs "
+                       "(e.g. --crs EPSG:4326, --crs VN2000-BD, --crs EPSG:3405)", file=file)
+    geoms = np.asarray(source.frame.geometry.array, dtype=object)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    present = ~missing
+    if present.any():
+        check_plausible(tuple(shapely.total_bounds(geoms[present])), crs, file)
+    col.add(missing, "geometry", "hình học rỗng / empty or missing geometry")
+    if not crs.equals(CRS.from_epsg(STORAGE_EPSG)) and present.any():
+        series = gpd.GeoSeries(geoms, crs=crs).to_crs(STORAGE_EPSG)
+        geoms = np.asarray(series.array, dtype=object)
+    fixed, repaired = repair(geoms)
+    fams_before = family(geoms)
+    fams = family(fixed)
+    allowed = {k.value for k in spec.geometry}
+    changed = repaired & (fams != fams_before)
+    if changed.any():
+        why = invalid_reasons(geoms)
+        col.add(changed, "geometry", [f"hình học không hợp lệ, sửa sẽ đổi kiểu / invalid geometry ({r}) and "
+                                      "repair would change its type" for r in why])
+    kept = repaired & ~changed
+    if kept.any():
+        why = invalid_reasons(geoms)
+        col.add(kept, "geometry", [f"đã sửa hình học không hợp lệ / invalid geometry repaired ({r})"
+                                   for r in why], severity=WARNING)
+    wrong = present & ~changed & ~np.isin(fams.astype(str), list(allowed))
+    if wrong.any():
+        types = shapely.get_type_id(fixed)
+        names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
+                          "MultiPolygon", "GeometryCollection"], dtype=object)
+        col.add(wrong, "geometry", [f"sai kiểu hình học / wrong geometry type {names[t] if t >= 0 else '?'}; "
+                                    f"'{spec.name}' takes {' or '.join(sorted(allowed))}" for t in types])
+    return promote(fixed, fams), describe(crs)
+
+
+def _check_aoi(geoms: NDArray[np.object_], aoi: AreaOfInterest, col: _Collector) -> None:
+    candidates = col.ok.copy()
+    outside = np.zeros(len(geoms), dtype=bool)
+    outside[candidates] = ~aoi.contains(geoms[candidates])
+    if outside.any():
+        km = aoi.distance_km(geoms[outside])
+        reasons = np.full(len(geoms), None, dtype=object)
+        reasons[outside] = [f"nằm ngoài vùng quan tâm / outside the area of interest ({aoi.label}), "
+                            f"{d:.1f} km away" for d in km]
+        col.add(outside, "geometry", reasons)
+
+
+def _check_duplicates(attrs: pd.DataFrame, spec: LayerSpec, col: _Collector) -> None:
+    keys = attrs[list(spec.natural_key)]
+    complete = keys.notna().all(axis=1).to_numpy()
+    dup = keys.duplicated(keep=False).to_numpy() & complete
+    if not dup.any():
+        return
+    label = col.keys
+    groups = pd.Series(np.flatnonzero(dup) + 1).groupby(label[dup].to_numpy()).agg(list)
+    reasons = np.full(len(attrs), None, dtype=object)
+    for i in np.flatnonzero(dup):
+        others = [r for r in groups[label.iloc[i]] if r != i + 1]
+        reasons[i] = (f"trùng khóa / duplicate key {'+'.join(spec.natural_key)}={label.iloc[i]} "
+                      f"(also record {', '.join(map(str, others))})")
+    col.add(dup, "+".join(spec.natural_key), reasons)

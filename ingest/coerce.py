@@ -1,0 +1,101 @@
+"""Parse raw attribute values into a field's type, vectorised, with a reason for every value that fails."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from layers.spec import FieldSpec, FieldType
+
+_TRUE = {"true", "t", "yes", "y", "1", "có", "co", "x"}
+_FALSE = {"false", "f", "no", "n", "0", "không", "khong"}
+
+
+def coerce_column(raw: pd.Series, spec: FieldSpec) -> tuple[pd.Series, pd.Series]:
+    """Return (typed values, reasons) — reasons is None where the value parsed (or was blank)."""
+    raw = raw.reset_index(drop=True)
+    text = _as_text(raw)
+    blank = text.isna()
+    parse = {FieldType.TEXT: _text, FieldType.INTEGER: _integer, FieldType.NUMBER: _number,
+             FieldType.DATE: _date, FieldType.BOOLEAN: _boolean}[spec.type]
+    values, bad = parse(raw, text)
+    reasons = pd.Series(None, index=raw.index, dtype=object)
+    bad = bad & ~blank
+    if bad.any():
+        reasons[bad] = [f"không đúng kiểu / not a valid {spec.type.value}: {v!r}" for v in text[bad]]
+    ok = ~bad & ~blank
+    if spec.allowed is not None and ok.any():
+        outside = ok & ~values.isin(spec.allowed)
+        if outside.any():
+            reasons[outside] = [f"giá trị không cho phép / value {v!r} not allowed (allowed: "
+                                f"{', '.join(spec.allowed)})" for v in text[outside]]
+    if spec.minimum is not None or spec.maximum is not None:
+        reasons = _range(values, ok & reasons.isna(), spec, reasons)
+    values = values.where(reasons.isna() & ~blank, None) if spec.type is FieldType.TEXT else \
+        values.where(reasons.isna() & ~blank)
+    return values, reasons
+
+
+def _as_text(raw: pd.Series) -> pd.Series:
+    """Raw values as stripped strings, None for blanks; numbers from binary formats keep their repr."""
+    def one(v: object) -> str | None:
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
+            return None
+        s = str(v).strip()
+        return s or None
+    return raw.astype(object).map(one)
+
+
+def _text(raw: pd.Series, text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    return text, pd.Series(False, index=raw.index)
+
+
+def _number(raw: pd.Series, text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if pd.api.types.is_numeric_dtype(raw.dtype):
+        values = raw.astype("float64")
+        return values, pd.Series(False, index=raw.index)
+    # Vietnamese spreadsheets write decimals with a comma ("12,5"); accept it when there is no dot.
+    cleaned = text.where(~(text.str.contains(",", na=False) & ~text.str.contains(".", regex=False, na=False)),
+                         text.str.replace(",", ".", regex=False))
+    values = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    bad = values.isna() | ~np.isfinite(values.fillna(0))
+    return values.where(~bad), bad
+
+
+def _integer(raw: pd.Series, text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    values, bad = _number(raw, text)
+    fractional = values.notna() & (values % 1 != 0)
+    return values.where(~fractional).astype("Int64"), bad | fractional
+
+
+def _date(raw: pd.Series, text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        values = pd.to_datetime(raw)
+    else:
+        values = pd.to_datetime(text, format="ISO8601", errors="coerce")
+        # Day-first is how dates are written in Vietnam (31/12/2024).
+        rest = values.isna() & text.notna()
+        if rest.any():
+            values[rest] = pd.to_datetime(text[rest], format="%d/%m/%Y", errors="coerce")
+    dates = values.dt.date.astype(object).where(values.notna(), None)
+    return dates, values.isna()
+
+
+def _boolean(raw: pd.Series, text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    low = text.str.lower()
+    values = pd.Series(pd.NA, index=raw.index, dtype="boolean")
+    values[low.isin(_TRUE)] = True
+    values[low.isin(_FALSE)] = False
+    return values, values.isna()
+
+
+def _range(values: pd.Series, check: pd.Series, spec: FieldSpec, reasons: pd.Series) -> pd.Series:
+    v = values.astype("float64")
+    low = check & (v < spec.minimum) if spec.minimum is not None else pd.Series(False, index=v.index)
+    high = check & (v > spec.maximum) if spec.maximum is not None else pd.Series(False, index=v.index)
+    bounds = f"[{spec.minimum if spec.minimum is not None else '−∞'}, " \
+             f"{spec.maximum if spec.maximum is not None else '∞'}]"
+    out = reasons.copy()
+    for mask in (low, high):
+        if mask.any():
+            out[mask] = [f"ngoài khoảng cho phép / value {x:g} outside {bounds}" for x in v[mask]]
+    return out

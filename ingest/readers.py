@@ -1,0 +1,221 @@
+"""Readers for the vector files people have: GeoJSON, GeoPackage, Shapefile (plain/zipped), KML/KMZ, CSV, XLSX."""
+from __future__ import annotations
+
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from pyogrio.errors import DataLayerError, DataSourceError, FieldError
+from pyproj import CRS
+
+from geo.crs import STORAGE_EPSG
+from geo.errors import CrsError, InputError
+
+TEXT_SUFFIXES = {".geojson", ".json", ".csv", ".kml", ".txt"}
+TABLE_SUFFIXES = {".csv", ".txt", ".xlsx"}
+LON_NAMES = ("lon", "lng", "long", "longitude", "kinh_do", "kinhdo", "kinh độ")
+LAT_NAMES = ("lat", "latitude", "vi_do", "vido", "vĩ độ")
+X_NAMES = ("x", "easting", "toa_do_x")
+Y_NAMES = ("y", "northing", "toa_do_y")
+WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape")
+
+
+@dataclass
+class SourceData:
+    """What a reader found: the features, their CRS (None when the file has none) and notes."""
+
+    frame: gpd.GeoDataFrame
+    path: Path
+    layer: str | None
+    crs: CRS | None
+    driver: str
+    notes: list[str] = field(default_factory=list)
+
+
+def read_vector(path: Path, *, layer: str | None = None, encoding: str | None = None) -> SourceData:
+    """Read one file into a GeoDataFrame; raise InputError naming the file for anything unusable."""
+    path = Path(path)
+    name = path.name
+    if not path.exists():
+        raise InputError("không tìm thấy tệp / file not found", file=str(path))
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError("tệp rỗng / the file is empty", file=name)
+    suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES and encoding is None:
+        _check_utf8(path)
+    if suffix in TABLE_SUFFIXES:
+        return _read_table(path, layer=layer, encoding=encoding)
+    target, notes = _ogr_target(path, layer)
+    return _read_ogr(path, target, layer=layer, encoding=encoding, notes=notes)
+
+
+def _check_utf8(path: Path) -> None:
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(f"văn bản không phải UTF-8 / text is not UTF-8 (byte 0x{data[exc.start]:02x} at "
+                         f"offset {exc.start}); save the file as UTF-8 or give --encoding (e.g. cp1258)",
+                         file=path.name, row=line) from exc
+
+
+def _ogr_target(path: Path, layer: str | None) -> tuple[str, list[str]]:
+    """The GDAL path to open (zip members through /vsizip/) and notes about sidecar files."""
+    suffix = path.suffix.lower()
+    notes: list[str] = []
+    if suffix == ".zip":
+        return _zip_target(path, layer)
+    if suffix == ".shp":
+        notes += _shapefile_sidecars(path, {p.suffix.lower() for p in path.parent.glob(path.stem + ".*")})
+    return str(path), notes
+
+
+def _zip_target(path: Path, layer: str | None) -> tuple[str, list[str]]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = [m for m in zf.namelist() if not m.endswith("/") and "__MACOSX" not in m]
+    except zipfile.BadZipFile as exc:
+        raise InputError("tệp zip hỏng / not a readable zip archive", file=path.name) from exc
+    shps = [m for m in members if m.lower().endswith(".shp")]
+    others = [m for m in members if m.lower().endswith((".gpkg", ".geojson", ".json", ".kml"))]
+    if layer and len(shps) > 1:
+        shps = [m for m in shps if Path(m).stem == layer] or shps
+    if len(shps) > 1:
+        raise InputError(f"tệp zip chứa nhiều shapefile / the zip holds several shapefiles "
+                         f"({', '.join(shps)}); choose one with --layer NAME", file=path.name)
+    if shps:
+        stem = shps[0][:-4]
+        sidecars = {Path(m).suffix.lower() for m in members if m[:-len(Path(m).suffix)] == stem}
+        return f"/vsizip/{path}/{shps[0]}", _shapefile_sidecars(Path(shps[0]), sidecars)
+    if len(others) == 1:
+        return f"/vsizip/{path}/{others[0]}", []
+    raise InputError("tệp zip không chứa dữ liệu vector đọc được / the zip holds no readable vector file "
+                     f"(found: {', '.join(members) or 'nothing'})", file=path.name)
+
+
+def _shapefile_sidecars(shp: Path, present: set[str]) -> list[str]:
+    for needed in (".shx", ".dbf"):
+        if needed not in present:
+            raise InputError(f"thiếu tệp {needed} đi kèm / the shapefile's {needed} file is missing",
+                             file=shp.name)
+    notes = []
+    if ".prj" not in present:
+        notes.append("no .prj: the shapefile has no CRS")
+    if ".cpg" not in present:
+        notes.append("no .cpg: attribute encoding assumed UTF-8")
+    return notes
+
+
+def _read_ogr(path: Path, target: str, *, layer: str | None, encoding: str | None,
+              notes: list[str]) -> SourceData:
+    name = path.name
+    try:
+        layers = pyogrio.list_layers(target)
+    except (DataSourceError, DataLayerError) as exc:
+        raise InputError(f"không đọc được tệp / cannot read the file: {_gdal_reason(exc)}", file=name) from exc
+    names = [str(n) for n in layers[:, 0]]
+    driver = pyogrio.read_info(target, layer=names[0] if names else None).get("driver", "?") if names else "?"
+    chosen = _choose_layer(name, names, layer, driver)
+    if encoding is None and any(n.startswith("no .cpg") for n in notes):
+        encoding = "UTF-8"
+    frames = [_read_layer(name, target, n, encoding) for n in chosen]
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    crs = CRS.from_user_input(frames[0].crs) if frames[0].crs is not None else None
+    if "no .prj: the shapefile has no CRS" in notes:
+        crs = None
+    return SourceData(gpd.GeoDataFrame(frame, geometry="geometry", crs=None), path,
+                      ",".join(chosen) if chosen else None, crs, driver, notes)
+
+
+def _choose_layer(name: str, names: list[str], layer: str | None, driver: str) -> list[str]:
+    if not names:
+        raise InputError("tệp không có lớp dữ liệu nào / the file has no layers", file=name)
+    if layer is not None:
+        if layer not in names:
+            raise InputError(f"không có lớp '{layer}' / no layer '{layer}'; layers: {', '.join(names)}",
+                             file=name)
+        return [layer]
+    if len(names) == 1:
+        return names
+    if driver in ("KML", "LIBKML"):
+        return names  # KML folders are one dataset split for display; read them all
+    raise InputError(f"tệp có nhiều lớp / the file has several layers ({', '.join(names)}); "
+                     "choose one with --layer NAME", file=name)
+
+
+def _read_layer(name: str, target: str, layer: str, encoding: str | None) -> gpd.GeoDataFrame:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return pyogrio.read_dataframe(target, layer=layer, encoding=encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError("thuộc tính không phải UTF-8 / attributes are not UTF-8; give --encoding "
+                         "(e.g. cp1258) or add a .cpg file", file=name) from exc
+    except (DataSourceError, DataLayerError, FieldError) as exc:
+        raise InputError(f"không đọc được tệp / cannot read the file: {_gdal_reason(exc)}", file=name) from exc
+
+
+def _gdal_reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:300]
+
+
+def _read_table(path: Path, *, layer: str | None, encoding: str | None) -> SourceData:
+    """CSV/XLSX with lon/lat, x/y or WKT columns; values are kept as text for the checks to parse."""
+    name = path.name
+    try:
+        if path.suffix.lower() == ".xlsx":
+            df = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
+            df = df.astype(object).where(df.notna(), None)
+        else:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding=encoding,
+                             sep=None, engine="python")
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, DataSourceError) as exc:
+        raise InputError(f"không đọc được bảng / cannot parse the table: {exc}", file=name) from exc
+    df.columns = [str(c).strip() for c in df.columns]
+    geoms, crs, note = _table_geometry(df, name)
+    return SourceData(gpd.GeoDataFrame(df, geometry=geoms, crs=None), path, layer, crs,
+                      "XLSX" if path.suffix.lower() == ".xlsx" else "CSV", [note])
+
+
+def _find(columns: list[str], names: tuple[str, ...]) -> str | None:
+    lower = {c.lower(): c for c in columns}
+    return next((lower[n] for n in names if n in lower), None)
+
+
+def _table_geometry(df: pd.DataFrame, name: str) -> tuple[np.ndarray, CRS | None, str]:
+    cols = list(df.columns)
+    wkt = _find(cols, WKT_NAMES)
+    lon, lat = _find(cols, LON_NAMES), _find(cols, LAT_NAMES)
+    x, y = _find(cols, X_NAMES), _find(cols, Y_NAMES)
+    if wkt:
+        with np.errstate(all="ignore"):
+            geoms = shapely.from_wkt(df[wkt].astype(object).where(df[wkt].notna(), None).to_numpy(),
+                                     on_invalid="ignore")
+        df.drop(columns=[wkt], inplace=True)
+        return geoms, None, f"geometry from WKT column '{wkt}'"
+    if lon and lat:
+        geoms = _points(df, lon, lat, name)
+        # Columns named lon/lat state degrees on WGS84: that is the file's own declaration, not a guess.
+        return geoms, CRS.from_epsg(STORAGE_EPSG), f"points from columns '{lon}', '{lat}' (WGS84)"
+    if x and y:
+        return _points(df, x, y, name), None, f"points from columns '{x}', '{y}'"
+    raise InputError("không tìm thấy cột tọa độ / no coordinate columns: expected lon/lat, x/y or WKT "
+                     f"(columns are: {', '.join(cols)})", file=name)
+
+
+def _points(df: pd.DataFrame, xcol: str, ycol: str, name: str) -> np.ndarray:
+    xs = pd.to_numeric(df[xcol].astype(str).str.replace(",", ".", regex=False), errors="coerce")
+    ys = pd.to_numeric(df[ycol].astype(str).str.replace(",", ".", regex=False), errors="coerce")
+    ok = xs.notna() & ys.notna()
+    geoms = np.full(len(df), None, dtype=object)
+    geoms[ok.to_numpy()] = shapely.points(xs[ok].to_numpy(), ys[ok].to_numpy())
+    df.drop(columns=[xcol, ycol], inplace=True)
+    return geoms
