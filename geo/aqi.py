@@ -65,7 +65,8 @@ def round_half_up(value: Number, places: int = 0) -> Decimal:
     return Decimal(scaled).scaleb(-places)
 
 
-def _check_scheme(scheme: str) -> None:
+def check_scheme(scheme: str) -> None:
+    """Refuse an unknown scheme name with a message naming the known ones."""
     if scheme not in SCHEMES:
         raise InputError(f"unknown AQI scheme {scheme!r}; expected one of {SCHEMES}", field="scheme")
 
@@ -101,7 +102,7 @@ class AqiResult:
 
 def category_for(aqi: int, scheme: str = "vn") -> Category:
     """The category of an integer AQI (categories apply to the rounded value)."""
-    _check_scheme(scheme)
+    check_scheme(scheme)
     for category in CATEGORIES[scheme]:
         if aqi <= category.high:
             return category
@@ -139,7 +140,7 @@ def nowcast(hours: Sequence[Reading], scheme: str = "vn", pollutant: str = "pm25
     Normalised form for every w, missing (or negative) hours weighted 0, Cmin/Cmax over the valid hours,
     Cmax = 0 gives 0. VN keeps full precision; the US scheme truncates to 0.1 µg/m³ (PM2.5) or 1 µg/m³ (PM10).
     """
-    _check_scheme(scheme)
+    check_scheme(scheme)
     if len(hours) > NOWCAST_HOURS:
         raise InputError(f"a NowCast takes at most {NOWCAST_HOURS} hours (c1..c12), got {len(hours)}")
     values = [_reading(v) for v in hours]
@@ -163,26 +164,31 @@ def _larger(first: SubIndex | None, second: SubIndex | None) -> SubIndex | None:
     return first
 
 
-def combine(sub_indices: Mapping[str, SubIndex | None], scheme: str = "vn") -> AqiResult:
-    """AQI = max of the rounded sub-indices, published only with a PM sub-index; dominant by tie-break order."""
-    _check_scheme(scheme)
+def combine(sub_indices: Mapping[str, SubIndex | None], scheme: str = "vn", *,
+            require_pm: bool = True) -> AqiResult:
+    """AQI = max of the rounded sub-indices, published only with a PM sub-index; dominant by tie-break order.
+
+    ``require_pm=False`` is only for evaluating a single pollutant's AQIx on its own (no station AQI).
+    """
+    check_scheme(scheme)
     rounded = {p: s.rounded for p, s in sub_indices.items() if s is not None}
     beyond = any(s.beyond_scale for s in sub_indices.values() if s is not None)
-    if not any(p in rounded for p in PM_POLLUTANTS):
+    if not rounded or (require_pm and not any(p in rounded for p in PM_POLLUTANTS)):
         return AqiResult(scheme, dict(sub_indices), None, None, None, beyond)
     aqi = max(rounded.values())
     dominant = next(p for p in POLLUTANTS if rounded.get(p) == aqi)
     return AqiResult(scheme, dict(sub_indices), aqi, dominant, category_for(aqi, scheme), beyond)
 
 
-def aqi_from_concentrations(concentrations: Mapping[str, Reading], scheme: str = "vn") -> AqiResult:
+def aqi_from_concentrations(concentrations: Mapping[str, Reading], scheme: str = "vn", *,
+                            require_pm: bool = True) -> AqiResult:
     """AQI from averaged concentrations in µg/m³ keyed by measure.
 
     Measures: ``pm25``/``pm10`` (NowCast or 24-h mean), ``o3`` (1-h), ``o3_8h``, ``no2``, ``so2`` (1-h) and
     ``co`` (VN: 1-h; US: 8-h mean). O3 takes the larger of its 1-h and 8-h sub-indices; an 8-h value above
     the table (VN 400 µg/m³, US 0.200 ppm) is not used. A key given as None yields a None sub-index.
     """
-    _check_scheme(scheme)
+    check_scheme(scheme)
     subs: dict[str, SubIndex | None] = {}
     for measure, value in concentrations.items():
         if measure not in _MEASURES[scheme]:
@@ -191,7 +197,7 @@ def aqi_from_concentrations(concentrations: Mapping[str, Reading], scheme: str =
         pollutant, period = _MEASURES[scheme][measure]
         candidate = sub_index(value, TABLES[scheme][(pollutant, period)])
         subs[pollutant] = _larger(subs.get(pollutant), candidate)
-    return combine(subs, scheme)
+    return combine(subs, scheme, require_pm=require_pm)
 
 
 def hour_aqi(pm25: Sequence[Reading] | None = None, pm10: Sequence[Reading] | None = None, *,
@@ -247,7 +253,7 @@ def day_aqi(hours: Mapping[str, Sequence[Reading]], scheme: str = "vn") -> AqiRe
     PM: 24-h mean (provisional under 18 hours); SO2/NO2 (and VN CO): max 1-h mean; O3: larger of the max 1-h
     and max 8-h sub-indices; US CO: max 8-h mean. Earlier values only feed 8-h windows.
     """
-    _check_scheme(scheme)
+    check_scheme(scheme)
     concentrations: dict[str, Reading] = {}
     counts: dict[str, int] = {}
     provisional = False
@@ -281,9 +287,11 @@ def _truncate_array(values: np.ndarray, places: int) -> np.ndarray:
 
 def nowcast_series(hourly: np.ndarray, scheme: str = "vn", pollutant: str = "pm25") -> np.ndarray:
     """NowCast for every hour of a regular hourly series (NaN = missing), same rules as :func:`nowcast`."""
-    _check_scheme(scheme)
+    check_scheme(scheme)
     x = np.asarray(hourly, dtype="float64")
     x = np.where(x < 0, np.nan, x)
+    if x.size == 0:
+        return x
     padded = np.concatenate([np.full(NOWCAST_HOURS - 1, np.nan), x])
     window = sliding_window_view(padded, NOWCAST_HOURS)[:, ::-1]   # row t holds c1..c12 ending at hour t
     valid = ~np.isnan(window)
@@ -324,6 +332,8 @@ def _larger_array(first: tuple[np.ndarray, np.ndarray],
 
 def _rolling_mean(values: np.ndarray, hours: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Trailing means labelled by their last hour, and the number of valid hours in each window."""
+    if len(values) == 0:
+        return np.asarray(values, dtype="float64"), np.zeros(0, dtype="int64")
     window = sliding_window_view(np.concatenate([np.full(hours - 1, np.nan), values]), hours)
     count = (~np.isnan(window)).sum(axis=1)
     total = np.where(np.isnan(window), 0.0, window).sum(axis=1)
@@ -348,6 +358,8 @@ def _hourly_grid(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame.astype("float64")
     except (TypeError, ValueError) as exc:
         raise InputError("concentrations must be numeric, in µg/m³") from exc
+    if np.isinf(values.to_numpy()).any():
+        raise InputError("concentrations must be finite, in µg/m³")
     values = values.sort_index()
     if len(values):
         values = values.reindex(pd.date_range(index.min(), index.max(), freq="h", name=index.name))
@@ -403,7 +415,7 @@ def hourly_aqi_frame(frame: pd.DataFrame, scheme: str = "vn") -> pd.DataFrame:
     the larger of the trailing 8-h and the 1-h sub-index and CO uses the trailing 8-h mean (``<p>_8h``,
     ``<p>_8h_count``; provisional under 6 of 8 hours).
     """
-    _check_scheme(scheme)
+    check_scheme(scheme)
     grid = _hourly_grid(frame)
     tables = TABLES[scheme]
     inputs: dict[str, np.ndarray] = {}
@@ -451,7 +463,7 @@ def daily_aqi_frame(frame: pd.DataFrame, scheme: str = "vn") -> pd.DataFrame:
     labelled by their last hour (so they reach into the previous day) and dropped above the table (VN
     > 400 µg/m³); US CO: max 8-h mean. Other columns as in the hourly frame.
     """
-    _check_scheme(scheme)
+    check_scheme(scheme)
     grid = _hourly_grid(frame)
     clock = grid.index if grid.index.tz is None else grid.index.tz_convert(LOCAL_TZ).tz_localize(None)
     day = (clock - pd.Timedelta(hours=1)).normalize()

@@ -123,8 +123,8 @@ US_TABLES: dict[tuple[str, str], BreakpointTable] = {
         ("0.0", "4.4", 0, 50), ("4.5", "9.4", 51, 100), ("9.5", "12.4", 101, 150),
         ("12.5", "15.4", 151, 200), ("15.5", "30.4", 201, 300), ("30.5", "50.4", 301, 500)),
         truncate=1, from_ugm3=_PPM["co"]),
-    # The EPA defines the two top SO2 rows on 24-h means; this platform applies the rows as tabulated in
-    # reference §4.1 to the 1-h value (a simplification, stated in the module docs of geo.aqi).
+    # The EPA defines the two top SO2 rows on 24-h means; this table applies them, as tabulated in reference
+    # §4.1, to the 1-h value. A simplification: the EPA's 24-h SO2 rule above 304 ppb is not implemented.
     ("so2", "1h"): _banded("so2", "1h", "ppb", (
         ("0", "35", 0, 50), ("36", "75", 51, 100), ("76", "185", 101, 150),
         ("186", "304", 151, 200), ("305", "604", 201, 300), ("605", "1004", 301, 500)),

@@ -217,5 +217,5 @@ def _points(df: pd.DataFrame, xcol: str, ycol: str, name: str) -> np.ndarray:
     ok = xs.notna() & ys.notna()
     geoms = np.full(len(df), None, dtype=object)
     geoms[ok.to_numpy()] = shapely.points(xs[ok].to_numpy(), ys[ok].to_numpy())
-    df.drop(columns=[xcol, ycol], inplace=True)
+    df.drop(columns=[xcol, ycol], inplace=True)  # noqa: PD002
     return geoms
