@@ -113,18 +113,7 @@ def main() -> None:
     """Entry point: errors the platform raises on purpose become a message and exit code, not a traceback."""
     _load_plugins()
     try:
-        app(standalone_mode=False)
+        app()  # standalone mode: click itself reports usage errors and exits with the command's code
     except GeoError as exc:
         console.print(f"[red]Lỗi / error:[/] {exc}", highlight=False)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        console.print("đã dừng / aborted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

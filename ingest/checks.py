@@ -92,13 +92,19 @@ def map_columns(frame: pd.DataFrame, spec: LayerSpec, mapping: dict[str, str] | 
                          f"(columns: {', '.join(map(str, frame.columns))})", file=file)
     rename = {src: tgt for tgt, src in mapping.items()}
     aliases = spec.alias_map()
+    # A column already named like a field keeps that field: an alias (KML's empty 'id' → code) must not
+    # produce a second column of the same name. A --map target replaces a same-named column.
+    exact = {c for c in frame.columns if c in spec.field_names and c not in rename}
+    taken = set(rename.values()) | exact
     for col in frame.columns:
-        if col in rename or col == "geometry":
+        if col in rename or col in exact or col == "geometry":
             continue
         target = aliases.get(str(col).strip().lower())
-        if target and target not in rename.values():
+        if target and target not in taken:
             rename[col] = target
-    attrs = frame.drop(columns=["geometry"]).rename(columns=rename)
+            taken.add(target)
+    shadowed = [c for c in exact if c in mapping]
+    attrs = frame.drop(columns=["geometry", *shadowed]).rename(columns=rename)
     attrs = attrs.drop(columns=[c for c in constants if c in attrs.columns])
     for name, value in constants.items():
         attrs[name] = value
@@ -128,6 +134,8 @@ def check(source: SourceData, spec: LayerSpec, *, aoi: AreaOfInterest | None,
           constants: dict[str, str] | None = None) -> Checked:
     """Check every record; file-level problems raise InputError, record-level ones become Problems."""
     file = source.path.name
+    if len(source.frame) == 0:
+        raise InputError("tệp không có đối tượng nào / the file has no features", file=file)
     raw, ignored = map_columns(source.frame, spec, mapping, file, constants)
     raw = raw.reset_index(drop=True)
     attrs = pd.DataFrame(index=raw.index)
@@ -170,11 +178,18 @@ def _geometry(source: SourceData, spec: LayerSpec, crs_override: CRS | None, col
     fams_before = family(geoms)
     fams = family(fixed)
     allowed = {k.value for k in spec.geometry}
-    changed = repaired & (fams != fams_before)
+    # keep_collapsed=False: a zero-area polygon or a zero-length line repairs to an EMPTY geometry of the
+    # same family; that is a change of type too (nothing would be stored), not a repair.
+    collapsed = repaired & shapely.is_empty(fixed)
+    changed = repaired & ((fams != fams_before) | collapsed)
     if changed.any():
         why = invalid_reasons(geoms)
         col.add(changed, "geometry", [f"hình học không hợp lệ, sửa sẽ đổi kiểu / invalid geometry ({r}) and "
-                                      "repair would change its type" for r in why])
+                                      "repair would change its type" + (" (it collapses to nothing)" if c else "")
+                                      for r, c in zip(why, collapsed, strict=True)])
+        fixed = fixed.copy()
+        fixed[changed] = None  # rejected: never promoted or stored
+        fams = family(fixed)
     kept = repaired & ~changed
     if kept.any():
         why = invalid_reasons(geoms)

@@ -1,6 +1,8 @@
 """Readers for the vector files people have: GeoJSON, GeoPackage, Shapefile (plain/zipped), KML/KMZ, CSV, XLSX."""
 from __future__ import annotations
 
+import codecs
+import unicodedata
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -46,6 +48,8 @@ def read_vector(path: Path, *, layer: str | None = None, encoding: str | None = 
         raise InputError("không tìm thấy tệp / file not found", file=str(path))
     if path.is_file() and path.stat().st_size == 0:
         raise InputError("tệp rỗng / the file is empty", file=name)
+    if encoding is not None:
+        _check_encoding_name(encoding, name)
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES and encoding is None:
         _check_utf8(path)
@@ -53,6 +57,38 @@ def read_vector(path: Path, *, layer: str | None = None, encoding: str | None = 
         return _read_table(path, layer=layer, encoding=encoding)
     target, notes = _ogr_target(path, layer)
     return _read_ogr(path, target, layer=layer, encoding=encoding, notes=notes)
+
+
+def _check_encoding_name(encoding: str, name: str) -> None:
+    try:
+        codecs.lookup(encoding)
+    except LookupError as exc:
+        raise InputError(f"không biết bảng mã / unknown encoding '{encoding}' (e.g. utf-8, cp1258, latin-1)",
+                         file=name) from exc
+
+
+def _is_legacy(encoding: str | None) -> bool:
+    return encoding is not None and codecs.lookup(encoding).name != "utf-8"
+
+
+def _nfc(value: object) -> object:
+    """Legacy Vietnamese encodings (cp1258) store tone marks as combining characters: compose them."""
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
+
+
+def _recode(frame: gpd.GeoDataFrame, encoding: str, name: str) -> gpd.GeoDataFrame:
+    """Undo a byte-exact ISO-8859-1 read: back to the DBF's bytes, decoded by Python's codec, composed."""
+    def fix(value: object) -> object:
+        return _nfc(value.encode("latin-1").decode(encoding)) if isinstance(value, str) else value
+    try:
+        frame = frame.rename(columns={c: fix(c) for c in frame.columns if c != "geometry"})
+        for c in frame.columns:
+            if c != "geometry" and (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c].dtype)):
+                frame[c] = frame[c].map(fix)
+    except UnicodeError as exc:
+        raise InputError(f"thuộc tính không đọc được bằng bảng mã {encoding} / attributes are not valid "
+                         f"{encoding}: {exc.reason}", file=name) from exc
+    return frame
 
 
 def _check_utf8(path: Path) -> None:
@@ -125,13 +161,31 @@ def _read_ogr(path: Path, target: str, *, layer: str | None, encoding: str | Non
     chosen = _choose_layer(name, names, layer, driver)
     if encoding is None and any(n.startswith("no .cpg") for n in notes):
         encoding = "UTF-8"
-    frames = [_read_layer(name, target, n, encoding) for n in chosen]
+    # GDAL recodes shapefile attributes with iconv, whose CP1258 decoder drops the last character of every
+    # value and field name ('code' → 'cod'). Read the bytes losslessly as ISO-8859-1 and decode in Python.
+    legacy = driver == "ESRI Shapefile" and _is_legacy(encoding)
+    frames = [_read_layer(name, target, n, "ISO-8859-1" if legacy else encoding) for n in chosen]
+    if legacy:
+        frames = [_recode(f, str(encoding), name) for f in frames]
     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if driver in ("KML", "LIBKML"):
+        _check_kml_coordinates(frame, name)
     crs = CRS.from_user_input(frames[0].crs) if frames[0].crs is not None else None
     if "no .prj: the shapefile has no CRS" in notes:
         crs = None
     return SourceData(gpd.GeoDataFrame(frame, geometry="geometry", crs=None), path,
                       ",".join(chosen) if chosen else None, crs, driver, notes)
+
+
+def _check_kml_coordinates(frame: gpd.GeoDataFrame, name: str) -> None:
+    """GDAL's KML readers turn a coordinate string they cannot parse ('106.7 10.9', 'abc') into 0,0."""
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    bad = np.unique(index[(coords[:, 0] == 0) & (coords[:, 1] == 0)]) + 1
+    if bad.size:
+        raise InputError(f"tọa độ KML không đọc được / KML coordinates could not be parsed in placemark(s) "
+                         f"{', '.join(map(str, bad[:10].tolist()))} (GDAL read them as 0,0); write each point as "
+                         "lon,lat[,alt] with spaces only between points", file=name, row=int(bad[0]))
 
 
 def _choose_layer(name: str, names: list[str], layer: str | None, driver: str) -> list[str]:
@@ -179,7 +233,9 @@ def _read_table(path: Path, *, layer: str | None, encoding: str | None) -> Sourc
                              sep=None, engine="python")
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, DataSourceError) as exc:
         raise InputError(f"không đọc được bảng / cannot parse the table: {exc}", file=name) from exc
-    df.columns = [str(c).strip() for c in df.columns]
+    if _is_legacy(encoding):
+        df = df.map(_nfc)
+    df.columns = [str(_nfc(str(c))).strip() for c in df.columns]
     geoms, crs, note = _table_geometry(df, name)
     return SourceData(gpd.GeoDataFrame(df, geometry=geoms, crs=None), path, layer, crs,
                       "XLSX" if path.suffix.lower() == ".xlsx" else "CSV", [note])
