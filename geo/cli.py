@@ -22,6 +22,7 @@ admin_app = typer.Typer(help="Địa giới hành chính theo thời gian / boun
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 console = Console()
+errors = Console(stderr=True)  # keeps stdout clean for commands whose output is data (JSON, CSV)
 
 
 def frame_table(df, title: str) -> Table:  # type: ignore[no-untyped-def]
@@ -66,7 +67,8 @@ def db_status() -> None:
 def db_migrate() -> None:
     """Cập nhật lược đồ / bring the schema to the newest migration."""
     engine = make_engine(DatabaseSettings())
-    check_connection(engine)
+    # The first migration creates the PostGIS extension, so only the server is required here.
+    check_connection(engine, require_postgis=False)
     console.print(f"schema at {migrate.upgrade(engine)}")
 
 
@@ -115,5 +117,5 @@ def main() -> None:
     try:
         app()  # standalone mode: click itself reports usage errors and exits with the command's code
     except GeoError as exc:
-        console.print(f"[red]Lỗi / error:[/] {exc}", highlight=False)
+        errors.print(f"[red]Lỗi / error:[/] {exc}", highlight=False)
         sys.exit(exc.exit_code)

@@ -24,11 +24,12 @@ def psycopg_conninfo(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def check_connection(engine: Engine) -> str:
-    """Return the PostGIS version, or raise DatabaseError with a readable reason."""
+def check_connection(engine: Engine, *, require_postgis: bool = True) -> str:
+    """Return the PostGIS (or, before the first migration, PostgreSQL) version; raise a readable DatabaseError."""
+    query = "SELECT postgis_lib_version()" if require_postgis else "SELECT current_setting('server_version')"
     try:
         with engine.connect() as conn:
-            return conn.execute(text("SELECT postgis_lib_version()")).scalar_one()
+            return conn.execute(text(query)).scalar_one()
     except OperationalError as exc:
         raise DatabaseError(
             f"Không kết nối được cơ sở dữ liệu / cannot reach the database at "

@@ -56,3 +56,21 @@ class IngestSettings(BaseSettings):
     reports_dir: Path = Field(default=Path(".geo/reports"), description="Where rejects reports are written")
     copy_batch_rows: int = 50_000
     user: str | None = Field(default=None, description="Recorded as 'who' in the ledger; default: OS user")
+
+
+class WebSettings(BaseSettings):
+    """The web app and its API."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_WEB_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8050, ge=1, le=65535)
+    threads: int = Field(default=8, ge=1, description="WSGI worker threads (waitress)")
+    # "blank" is an inline style with no network access (tests, offline); any other value is a MapLibre
+    # style URL or one of plotly's named styles (e.g. "open-street-map", "carto-positron").
+    basemap: str = "carto-positron"
+    language: str = Field(default="vi", pattern="^(vi|en)$")
+    stale_after_hours: int = Field(default=3, ge=1, description="older readings are not 'current'")
+    cache_entries: int = Field(default=2048, ge=0)
+    api_max_days: int = Field(default=400, ge=1, description="longest time range one API call may ask for")
+    public_url: str | None = Field(default=None, description="absolute base URL, e.g. https://aq.example.vn")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -14,6 +15,8 @@ from geo.errors import GeoError, InputError
 from geo.settings import AreaSettings, DatabaseSettings, IngestSettings
 from ingest import history, ledger
 from ingest.pipeline import LoadOptions, LoadResult, ingest_file
+from ingest.sample import DEFAULT_SEED, generate, load_sample
+from ingest.summary import summarize
 from layers import REGISTRY
 
 console = Console()
@@ -72,14 +75,15 @@ def print_result(result: LoadResult, max_problems: int = 15) -> None:
         console.print(f"  · {note}")
     for p in result.problems[:max_problems]:
         where = f"record {p.record}" + (f" [{p.key}]" if p.key else "") + (f", field '{p.field}'" if p.field else "")
+        # Keys such as [commune|X|2025-07-01] are data, not rich markup.
         console.print(f"  {'✗' if p.severity == 'error' else '!'} {result.file}, {where}: {p.reason}",
-                      highlight=False)
+                      highlight=False, markup=False)
     if len(result.problems) > max_problems:
         console.print(f"  … {len(result.problems) - max_problems} more")
     if result.rejects_path:
         console.print(f"  báo cáo / report: {result.rejects_path}")
     if result.error:
-        console.print(f"[red]{result.error}[/]", highlight=False)
+        console.print(result.error, style="red", highlight=False, markup=False)
 
 
 @runs_app.callback()
@@ -147,9 +151,49 @@ def layers_command() -> None:
     console.print(t)
 
 
+def sample_command(
+    out: Annotated[Path, typer.Option("--out", help="output folder")] = Path(".geo/sample"),
+    load: Annotated[bool, typer.Option("--load", help="also load every file (valid features only)")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="same seed, same bytes")] = DEFAULT_SEED,
+) -> None:
+    """Tạo dữ liệu MẪU tổng hợp cho mọi lớp / write a SYNTHETIC sample for every layer family."""
+    manifest = generate(out, seed)
+    for layer, path in manifest.files.items():
+        console.print(f"{layer:<26} {manifest.counts[layer]:>4} → {path}", highlight=False)
+    console.print(f"[yellow]MẪU / SAMPLE[/]: synthetic data, see {out / 'README.txt'}; "
+                  f"{len(manifest.planted)} deliberately bad feature(s) planted", highlight=False)
+    if not load:
+        return
+    engine = make_engine(DatabaseSettings())
+    check_connection(engine)
+    results = load_sample(engine, manifest, ingest_settings=IngestSettings(), area=AreaSettings(),
+                          on_result=lambda r: print_result(r, max_problems=5))
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+def summary_command() -> None:
+    """Tóm tắt dữ liệu đã nạp / per-layer counts, extent, area and last run."""
+    t = Table(title="Dữ liệu đã nạp / loaded data")
+    for c, j in (("Lớp / Layer", "left"), ("Số đối tượng / Features", "right"),
+                 ("Phạm vi (kinh, vĩ độ) / Extent (lon, lat)", "left"), ("Diện tích (ha) / Area (ha)", "right"),
+                 ("Lần nạp cuối / Last run", "left"), ("Thời điểm / When (ICT)", "left")):
+        t.add_column(c, justify=j)  # type: ignore[arg-type]
+    ict = ZoneInfo("Asia/Ho_Chi_Minh")
+    for s in summarize(make_engine(DatabaseSettings())):
+        bbox = "—" if s.bbox is None else "{:.3f}, {:.3f} – {:.3f}, {:.3f}".format(*s.bbox)
+        area = "" if s.area_ha is None else f"{s.area_ha:,.1f}"
+        run = "—" if s.last_run_id is None else f"{s.last_run_id} ({s.last_run_status})"
+        when = s.last_run_at.astimezone(ict).strftime("%Y-%m-%d %H:%M") if s.last_run_at else "—"
+        t.add_row(f"{s.layer}\n{s.title_vi}", str(s.features), bbox, area, run, when)
+    console.print(t)
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the `geo` program."""
     app.command("ingest")(ingest_command)
     app.command("layers")(layers_command)
     app.add_typer(runs_app, name="runs")
+    app.command("sample")(sample_command)
+    app.command("summary")(summary_command)
     _ = GeoError  # the root error is handled by geo.cli.main

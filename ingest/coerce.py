@@ -8,6 +8,7 @@ from layers.spec import FieldSpec, FieldType
 
 _TRUE = {"true", "t", "yes", "y", "1", "có", "co", "x"}
 _FALSE = {"false", "f", "no", "n", "0", "không", "khong"}
+_DEFAULT_STR = pd.Series(["x"]).dtype  # what a Series built from Python strings gets
 
 
 def coerce_column(raw: pd.Series, spec: FieldSpec) -> tuple[pd.Series, pd.Series]:
@@ -35,14 +36,49 @@ def coerce_column(raw: pd.Series, spec: FieldSpec) -> tuple[pd.Series, pd.Series
     return values, reasons
 
 
+def _one_text(v: object) -> str | None:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
+        return None
+    s = str(v).strip()
+    return s or None
+
+
 def _as_text(raw: pd.Series) -> pd.Series:
     """Raw values as stripped strings, None for blanks; numbers from binary formats keep their repr."""
-    def one(v: object) -> str | None:
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
-            return None
-        s = str(v).strip()
-        return s or None
-    return raw.astype(object).map(one)
+    # Same result as raw.astype(object).map(_one_text), which costs ~2 µs a value (seconds per 100k-feature
+    # file); the common dtypes take cheaper routes. A Series built from the object array infers its dtype
+    # exactly as Series.map does ('str' when any value is text, object when all are None).
+    dtype = raw.dtype
+    if len(raw) == 0:
+        return raw.astype(object).map(_one_text)
+    if isinstance(dtype, pd.StringDtype) and dtype.na_value is np.nan:
+        # pandas' default 'str': every present value is a str; missing ones are NaN.
+        if dtype == _DEFAULT_STR and _already_clean(raw):
+            return raw.copy()
+        vals = raw.to_numpy(dtype=object, na_value=None)
+        out = [None if v is None else (v.strip() or None) for v in vals]
+    elif isinstance(dtype, np.dtype) and dtype == np.float64:
+        out = [None if v != v else str(v) for v in raw.to_numpy().tolist()]
+    elif isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        out = [str(v) for v in raw.to_numpy().tolist()]
+    elif isinstance(dtype, pd.DatetimeTZDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "M"):
+        # Dates repeat: format each distinct Timestamp once (NaT has code -1 → the trailing None).
+        codes, uniques = pd.factorize(raw)
+        texts = np.array([*(_one_text(u) for u in uniques.astype(object)), None], dtype=object)
+        out = texts[codes]
+    else:
+        return raw.astype(object).map(_one_text)
+    return pd.Series(np.asarray(out, dtype=object), index=raw.index, name=raw.name)
+
+
+def _already_clean(raw: pd.Series) -> bool:
+    """Whether a 'str' column has text and no value that stripping would change or blank (then text == raw)."""
+    present = raw.dropna()
+    if present.empty:
+        return False
+    # Python's own isspace() on the (few) distinct first and last characters, not a regex's idea of \s.
+    ends = set(present.str[0].unique()) | set(present.str[-1].unique())
+    return not any(not isinstance(c, str) or c == "" or c.isspace() for c in ends)
 
 
 def _text(raw: pd.Series, text: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -101,19 +101,25 @@ def zone_park(park: Polygon, shares: ZoneShares) -> list[tuple[str, shapely.Geom
     return zones
 
 
-def disjoint(pieces: list[tuple[str, shapely.Geometry]], within: shapely.Geometry,
-             min_area: float = 1e-8) -> list[tuple[str, shapely.Geometry]]:
-    """Clip each piece to ``within`` minus the pieces before it, on the 1e-6° grid, so none overlap after
-    rounding (separately snapped neighbours would overlap by centimetres); drops pieces under ``min_area``."""
-    rest, out = within, []
-    for kind, geom in pieces:
-        part = shapely.intersection(_areal(geom), rest, grid_size=GRID)
-        part = _areal(part)
-        if part.is_empty or part.area < min_area:
+def disjoint(pieces: list[tuple[str, shapely.Geometry]], within: shapely.Geometry
+             ) -> list[tuple[str, shapely.Geometry]]:
+    """Rebuild the pieces as one planar partition of ``within``: neighbours share identical edges.
+
+    Snapping pieces one by one leaves centimetre overlaps along shared edges; instead all boundaries are
+    noded once on the 1e-6° grid and polygonised, and every face goes to the piece that holds it.
+    """
+    lines = shapely.union_all([within.boundary, *(g.boundary for _, g in pieces)], grid_size=GRID)
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(lines)))
+    owned: dict[int, list[shapely.Geometry]] = {}
+    for face in faces:
+        probe = face.point_on_surface()
+        if not within.covers(probe):
             continue
-        out.append((kind, part))
-        rest = shapely.difference(rest, part, grid_size=GRID)
-    return out
+        holder = next((i for i, (_, g) in enumerate(pieces) if g.covers(probe)), None)
+        if holder is None:  # a snapping gap: give it to the nearest piece
+            holder = min(range(len(pieces)), key=lambda i: (pieces[i][1].distance(probe), i))
+        owned.setdefault(holder, []).append(face)
+    return [(pieces[i][0], shapely.union_all(owned[i])) for i in sorted(owned)]
 
 
 def _areal(geom: shapely.Geometry) -> shapely.Geometry:

@@ -22,7 +22,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/geo_test"
 DATA_TABLES = ("admin_units", "industrial_parks", "park_zones", "monitoring_stations", "forest_areas",
                "polluted_sites", "water_bodies", "water_abstraction_points", "waste_facilities",
-               "feature_history", "ingest_runs")
+               "feature_history", "ingest_runs", "data_versions")
 
 
 def _test_url() -> str:

@@ -44,7 +44,7 @@ def test_ingest_diff_revert_through_the_cli(geo, tmp_path: Path):
     assert "update" in diff and "code=A" in diff and "occupancy_pct" in diff and "code=B" not in diff
     assert "run 2 reverted by run 3" in geo("runs", "revert", "2").stdout
     again = geo("runs", "revert", "2", ok=False)
-    assert again.returncode == 1 and "already reverted" in again.stdout
+    assert again.returncode == 1 and "already reverted" in again.stderr
 
 
 def test_bad_file_exits_nonzero_with_reason(geo, tmp_path: Path):
@@ -57,7 +57,7 @@ def test_bad_file_exits_nonzero_with_reason(geo, tmp_path: Path):
 
 def test_unknown_layer_is_a_clear_error(geo, tmp_path: Path):
     p = geo("ingest", "parks", str(tmp_path / "x.geojson"), ok=False)
-    assert p.returncode == 1 and "unknown layer family 'parks'" in p.stdout
+    assert p.returncode == 1 and "unknown layer family 'parks'" in p.stderr
 
 
 def test_admin_queries(geo, tmp_path: Path):

@@ -11,6 +11,7 @@ import json
 import shutil
 import sys
 import unicodedata
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -268,11 +269,16 @@ def _csv_wkt_no_crs(out: Path) -> None:
 @case("two_layers.gpkg")
 def _two_layers(out: Path) -> None:
     target = out / "two_layers.gpkg"
+    target.unlink(missing_ok=True)
+    # GDAL stamps gpkg_contents.last_change with the current time unless told otherwise.
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2025-01-01T00:00:00.000Z"})
-    for name, props, geom in (("kcn_thuan_an", VSIP1, GEOM_VSIP1), ("kcn_ben_cat", MYPHUOC, GEOM_MYPHUOC)):
-        frame = gpd.GeoDataFrame([props], geometry=[shapely.geometry.shape(geom)], crs=4326)
-        pyogrio.write_dataframe(frame, target, layer=name, driver="GPKG", append=target.exists())
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
+    try:
+        for i, (name, props, geom) in enumerate((("kcn_thuan_an", VSIP1, GEOM_VSIP1),
+                                                 ("kcn_ben_cat", MYPHUOC, GEOM_MYPHUOC))):
+            frame = gpd.GeoDataFrame([props], geometry=[shapely.geometry.shape(geom)], crs=4326)
+            pyogrio.write_dataframe(frame, target, layer=name, driver="GPKG", append=i > 0)
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
 
 
 KML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2"><Document>\n'
@@ -466,11 +472,13 @@ def _polluted_2(out: Path) -> None:
 def build(out: Path) -> list[str]:
     """Write every corpus file into ``out``; return the case names in order."""
     out.mkdir(parents=True, exist_ok=True)
-    for name, fn in BUILDERS:
-        target = out / name
-        if target.parent != out and target.parent.exists():
-            shutil.rmtree(target.parent)
-        fn(out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for name, fn in BUILDERS:
+            target = out / name
+            if target.parent != out and target.parent.exists():
+                shutil.rmtree(target.parent)
+            fn(out)
     return [name for name, _ in BUILDERS]
 
 

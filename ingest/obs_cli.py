@@ -1,0 +1,69 @@
+"""CLI commands for monitoring observations: `geo observations load KIND PATH` and `geo observations revert RUN`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from geo.db import check_connection, make_engine
+from geo.errors import InputError
+from geo.settings import DatabaseSettings, IngestSettings
+from ingest import ledger
+from ingest.cli import print_result
+from ingest.obs_pipeline import ObsOptions, load_observations, revert
+from ingest.obs_readers import READERS
+
+console = Console()
+obs_app = typer.Typer(help="Số liệu quan trắc / monitoring observations (air hourly, water samples)")
+
+
+def _mapping(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise InputError(f"--map expects FIELD=COLUMN, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+@obs_app.command("load")
+def load_command(
+    kind: Annotated[str, typer.Argument(help=f"file layout: {' | '.join(READERS)}")],
+    path: Annotated[Path, typer.Argument(help="CSV file")],
+    station: Annotated[str | None, typer.Option(help="station code for every row (required for stateair)")] = None,
+    map_: Annotated[list[str], typer.Option("--map", help="FIELD=COLUMN when names differ")] = [],  # noqa: B006
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="check only; write nothing")] = False,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="load valid rows, report the rest")] = False,
+) -> None:
+    """Nạp một tệp số liệu quan trắc / load one observation file (checked, idempotent, reversible)."""
+    if kind not in READERS:
+        raise InputError(f"unknown file kind {kind!r}; use one of {', '.join(READERS)}")
+    options = ObsOptions(station=station, mapping=_mapping(map_), dry_run=dry_run, skip_invalid=skip_invalid)
+    engine = make_engine(DatabaseSettings())
+    check_connection(engine)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task(f"measurements ← {path.name}")
+        result = load_observations(
+            engine, kind, path, options, ingest_settings=IngestSettings(),
+            progress=lambda msg: bar.update(task, description=f"measurements ← {path.name}: {msg}"))
+    print_result(result)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@obs_app.command("revert")
+def revert_command(run: int) -> None:
+    """Hoàn tác chính xác một lần nạp số liệu / undo a measurements load exactly (recorded as a new run)."""
+    engine = make_engine(DatabaseSettings())
+    new_run = revert(engine, run, ledger.who(IngestSettings().user))
+    console.print(f"run {run} reverted by run {new_run}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the observations command group to the `geo` program."""
+    app.add_typer(obs_app, name="observations")
