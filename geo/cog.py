@@ -9,6 +9,7 @@ from pathlib import Path
 import rasterio
 import rasterio.shutil
 from rasterio.errors import RasterioError
+from pyproj import CRS
 from rasterio.warp import transform_bounds
 from shapely.geometry import Polygon, box
 
@@ -44,7 +45,7 @@ def inspect_raster(path: Path) -> RasterInfo:
                 raise RasterError("raster không có hệ tọa độ / the raster has no CRS; assign one (gdal_edit.py "
                                   "-a_srs) before ingesting", file=str(path))
             west, south, east, north = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds, densify_pts=21)
-            return RasterInfo(path, describe(ds.crs), ds.crs.to_wkt(), ds.width, ds.height, abs(ds.res[0]),
+            return RasterInfo(path, describe(CRS.from_wkt(ds.crs.to_wkt())), ds.crs.to_wkt(), ds.width, ds.height, abs(ds.res[0]),
                               abs(ds.res[1]), ds.dtypes[0], ds.nodata, tuple(ds.bounds),
                               box(west, south, east, north))
     except RasterioError as exc:

@@ -54,9 +54,11 @@ def cell_areas_geographic(lat_top: np.ndarray, lat_bottom: np.ndarray, dlon_deg:
 class _DerivedSource(RasterSource):
     """A raster computed window by window on ``ds``'s grid (a forest mask, cell areas, a change code)."""
 
-    def __init__(self, ds: rasterio.DatasetReader, derive: Callable[[Window], np.ndarray]) -> None:
+    def __init__(self, ds: rasterio.DatasetReader, derive: Callable[[Window], np.ndarray], name: str) -> None:
         super().__init__()
         self.ds, self.derive = ds, derive
+        # exactextract caches pixel windows by source name: distinct sources need distinct names.
+        self.set_name(name)
 
     def res(self) -> tuple[float, float]:
         return abs(self.ds.res[0]), abs(self.ds.res[1])
@@ -146,8 +148,10 @@ def _operations(ds: rasterio.DatasetReader, classes: RasterSource, grid: Grid,
     """
     ops = [Operation("unique", "unique", classes)]
     if grid.geographic:
-        area = _DerivedSource(ds, _area_deriver(ds, lambda w: np.ma.getmaskarray(classes.read_window(
-            int(w.col_off), int(w.row_off), int(w.width), int(w.height)))))
+        def no_data(w: Window) -> np.ndarray:
+            return np.ma.getmaskarray(classes.read_window(int(w.col_off), int(w.row_off), int(w.width),
+                                                          int(w.height)))
+        area = _DerivedSource(ds, _area_deriver(ds, no_data), "cell_area_m2")
         ops += [Operation("weighted_frac", "frac", classes, area), Operation("sum", "valid_m2", area)]
         if mean_of is not None:
             ops.append(Operation("weighted_mean", "mean", mean_of, area))
@@ -173,8 +177,8 @@ def _extract(ds: rasterio.DatasetReader, polygons: gpd.GeoDataFrame, classes: Ra
     grid = grid_of(ds)
     local = polygons[[KEY, "geometry"]].to_crs(ds.crs)
     poly_m2 = dict(zip(local[KEY].astype(str), polygon_areas_m2(local, grid)))
-    out = exact_extract(classes, local, _operations(ds, classes, grid, mean_of), include_cols=[KEY],
-                        output="pandas")
+    ops = _operations(ds, classes, grid, mean_of)   # held here: exact_extract rebinds its own reference
+    out = exact_extract(classes, local, ops, include_cols=[KEY], output="pandas")
     result = []
     for rec in out.to_dict("records"):
         valid = float(rec["valid_m2"] if grid.geographic else rec["valid_cells"] * grid.cell_area_m2)
@@ -197,9 +201,9 @@ def zonal_stats(raster: Path, polygons: gpd.GeoDataFrame, product: RasterProduct
     if polygons.empty:
         return pd.DataFrame(columns=COLUMNS)
     with rasterio.open(raster) as ds:
-        raw = RasterioRasterSource(ds)
+        raw = RasterioRasterSource(ds, name="values")
         if product.kind == "percent":
-            extracted = _extract(ds, polygons, _DerivedSource(ds, _forest_deriver(ds, product)), raw)
+            extracted = _extract(ds, polygons, _DerivedSource(ds, _forest_deriver(ds, product), "forest"), raw)
         else:
             extracted = _extract(ds, polygons, raw)
     rows: list[dict] = []
@@ -240,7 +244,7 @@ def zonal_change(raster_from: Path, raster_to: Path, polygons: gpd.GeoDataFrame,
             # 0 non-forest both years, 1 gain, 2 loss, 3 forest both years
             return np.ma.masked_array(fa.astype("int32") * 2 + fb.astype("int32"),
                                       mask=np.ma.getmaskarray(va) | np.ma.getmaskarray(vb))
-        extracted = _extract(a, polygons, _DerivedSource(a, code))
+        extracted = _extract(a, polygons, _DerivedSource(a, code, "change"))
     rows: list[dict] = []
     for key, areas, valid, poly_m2, _mean in extracted:
         gain, loss = areas.get(1, 0.0), areas.get(2, 0.0)

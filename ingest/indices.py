@@ -51,10 +51,16 @@ def _detail(row: pd.Series, present: list[str], inputs: list[str]) -> dict:
     return out
 
 
-def _index_rows(frame: pd.DataFrame, station: str, scheme: str, keep: pd.Index) -> list[tuple]:
+def _index_rows(frame: pd.DataFrame, station: str, scheme: str, keep: pd.Index,
+                raw: pd.DataFrame | None = None) -> list[tuple]:
+    """Rows for aqi_hourly/aqi_daily; ``raw`` adds each hour's own 1-h readings (``<p>_1h``) to the detail."""
     frame = frame.loc[frame.index.isin(keep)]
+    if raw is not None:
+        ones = raw.reindex(frame.index)
+        frame = frame.assign(**{f"{p}_1h": ones[p] for p in POLLUTANTS if p in ones.columns})
     present = [p for p in POLLUTANTS if f"{p}_exact" in frame.columns]
-    inputs = [c for c in frame.columns if c.endswith(("_nowcast", "_mean", "_count", "_max_1h", "_max_8h", "_8h"))]
+    inputs = [c for c in frame.columns
+              if c.endswith(("_nowcast", "_mean", "_count", "_max_1h", "_max_8h", "_8h", "_1h"))]
     rows = []
     for ts, r in frame.iterrows():
         rows.append((station, scheme, ts.to_pydatetime() if hasattr(ts, "to_pydatetime") else ts,
@@ -86,7 +92,7 @@ def refresh(conn: psycopg.Connection, stations: list[str], start: datetime, end:
         grid = pd.date_range(hours.min(), hour_hi, freq="h") if len(hours) else hours
         for scheme in SCHEMES:
             hourly = hourly_aqi_frame(wide, scheme)
-            counts.hourly += _copy(conn, "aqi_hourly", "hour_end", _index_rows(hourly, station, scheme, grid))
+            counts.hourly += _copy(conn, "aqi_hourly", "hour_end", _index_rows(hourly, station, scheme, grid, wide))
             daily = daily_aqi_frame(wide, scheme)
             days = daily.index[(daily.index >= local_lo) & (daily.index <= local_hi)]
             rows = [(s, sc, d.date(), *rest) for s, sc, d, *rest in _index_rows(daily, station, scheme, days)]

@@ -255,7 +255,7 @@ def _table_geometry(df: pd.DataFrame, name: str) -> tuple[np.ndarray, CRS | None
         with np.errstate(all="ignore"):
             geoms = shapely.from_wkt(df[wkt].astype(object).where(df[wkt].notna(), None).to_numpy(),
                                      on_invalid="ignore")
-        df.drop(columns=[wkt], inplace=True)
+        del df[wkt]
         return geoms, None, f"geometry from WKT column '{wkt}'"
     if lon and lat:
         geoms = _points(df, lon, lat, name)
@@ -273,5 +273,5 @@ def _points(df: pd.DataFrame, xcol: str, ycol: str, name: str) -> np.ndarray:
     ok = xs.notna() & ys.notna()
     geoms = np.full(len(df), None, dtype=object)
     geoms[ok.to_numpy()] = shapely.points(xs[ok].to_numpy(), ys[ok].to_numpy())
-    df.drop(columns=[xcol, ycol], inplace=True)  # noqa: PD002
+    del df[xcol], df[ycol]  # the coordinates now live in the geometry
     return geoms

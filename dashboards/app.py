@@ -1,0 +1,25 @@
+"""The Dash application factory: ``create_app(settings)`` builds one app with its pages, API and cache."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+from dash import Dash, html
+
+from dashboards import api
+from dashboards.context import AppContext, AppSettings
+from dashboards.pages import public_air
+
+
+def create_app(settings: AppSettings | None = None) -> Dash:
+    """Build the app; nothing is read from the environment except through ``settings``."""
+    actx = AppContext.build(settings or AppSettings())
+    app = Dash(__name__, use_pages=True, pages_folder="", assets_folder=str(Path(__file__).with_name("assets")),
+               title="Chất lượng không khí / Air quality", update_title=None, serve_locally=True,
+               suppress_callback_exceptions=True,
+               meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
+    app.server.config["GEO_CONTEXT"] = actx
+    public_air.register(app, actx)
+    app.layout = html.Div([dash.page_container], id="app-root")
+    app.server.register_blueprint(api.blueprint())
+    return app

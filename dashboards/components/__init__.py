@@ -1,0 +1,1 @@
+"""Reusable pieces of page layout built from data (no database access)."""
