@@ -25,8 +25,8 @@ DEFAULT_BUFFER_M = 1000.0
 # (layer table, code column, level, validity columns)
 _SOURCES = {
     "admin_unit": ("admin_units", "code", "level", "valid_from, valid_to"),
-    "industrial_park": ("industrial_parks", "code", "NULL::text", "NULL::date, NULL::date"),
-    "forest_area": ("forest_areas", "code", "NULL::text", "NULL::date, NULL::date"),
+    "industrial_park": ("industrial_parks", "code", "NULL::text", "NULL::date AS valid_from, NULL::date AS valid_to"),
+    "forest_area": ("forest_areas", "code", "NULL::text", "NULL::date AS valid_from, NULL::date AS valid_to"),
 }
 
 

@@ -47,18 +47,19 @@ class Ids:
 def layout(lang: str | None = None, station: str | None = None, **_query: str) -> html.Div:
     """Initial page; ``?lang=en`` and ``?station=CODE`` may be given in the URL."""
     lang = lang_or_default(lang)
+    (title, subtitle, switch, scheme_label, schemes, locate, hint, ranges, params, footer) = texts(lang)
     return html.Div([
         dcc.Store(id=Ids.lang, data=lang),
         dcc.Store(id=Ids.selected, data=station),
         dcc.Geolocation(id=Ids.geolocation, high_accuracy=False),
         dcc.Interval(id=Ids.refresh, interval=5 * 60 * 1000),
         html.Header([
-            html.Div([html.H1(id=Ids.title), html.P(id=Ids.subtitle)], className="titles"),
+            html.Div([html.H1(title, id=Ids.title), html.P(subtitle, id=Ids.subtitle)], className="titles"),
             html.Div([
-                html.Button(id=Ids.lang_button, className="lang-button", n_clicks=0),
-                html.Label(id=Ids.scheme_label, htmlFor=Ids.scheme),
-                dcc.RadioItems(id=Ids.scheme, value="vn", inline=True, className="scheme"),
-                html.Button(id=Ids.locate, className="locate-button", n_clicks=0),
+                html.Button(switch, id=Ids.lang_button, className="lang-button", n_clicks=0),
+                html.Label(scheme_label, id=Ids.scheme_label, htmlFor=Ids.scheme),
+                dcc.RadioItems(schemes, id=Ids.scheme, value="vn", inline=True, className="scheme"),
+                html.Button(locate, id=Ids.locate, className="locate-button", n_clicks=0),
             ], className="controls"),
         ], className="air-header"),
         html.Main([
@@ -66,18 +67,18 @@ def layout(lang: str | None = None, station: str | None = None, **_query: str) -
                 dcc.Graph(id=Ids.map, className="air-map", config={"scrollZoom": True, "displaylogo": False,
                                                                     "displayModeBar": False}),
                 html.Div(id=Ids.legend, className="legend"),
-                html.P(id=Ids.hint, className="hint"),
+                html.P(hint, id=Ids.hint, className="hint"),
                 html.P(id=Ids.message, className="message", role="status"),
             ], className="map-column"),
             html.Section([
                 html.Div(id=Ids.panel, className="panel"),
-                dcc.RadioItems(id=Ids.range, value="24h", inline=True, className="range"),
+                dcc.RadioItems(ranges, id=Ids.range, value="24h", inline=True, className="range"),
                 dcc.Graph(id=Ids.aqi_chart, config={"displaylogo": False, "displayModeBar": False}),
-                dcc.Dropdown(id=Ids.parameter, value="pm25", clearable=False, searchable=False),
+                dcc.Dropdown(params, id=Ids.parameter, value="pm25", clearable=False, searchable=False),
                 dcc.Graph(id=Ids.conc_chart, config={"displaylogo": False, "displayModeBar": False}),
             ], className="detail-column"),
         ], className="air-main"),
-        html.Footer([html.P(id=Ids.footer), html.A("/api/v1", href="/api/v1/openapi.json", id="air-api-link")]),
+        html.Footer([html.P(footer, id=Ids.footer), html.A("/api/v1", href="/api/v1/openapi.json", id="air-api-link")]),
     ], className="air-page")
 
 
@@ -102,9 +103,15 @@ def current(actx: AppContext, scheme: str) -> pd.DataFrame:
 
 
 def choose_station(actx: AppContext, click: dict | None, position: dict | None, trigger: str | None,
-                   lang: str) -> tuple[str | None, str]:
-    """A tap on a station selects it; a tap on the map or the device position selects the nearest station."""
+                   lang: str, asked: bool = True) -> tuple[str | None, str]:
+    """A tap on a station selects it; a tap on the map or the device position selects the nearest station.
+
+    ``asked`` says whether the user pressed "nearest station": the browser may report a position (or its
+    refusal) on its own at start-up, which must not move the selection or show an error.
+    """
     if trigger == Ids.geolocation:
+        if not asked:
+            return None, ""
         if not position or position.get("lat") is None:
             return None, t("locate.denied", lang)
         lon, lat = position["lon"], position["lat"]
@@ -166,7 +173,7 @@ def register(app: Dash, actx: AppContext) -> None:
                   Output(Ids.lang_button, "children"), Output(Ids.scheme_label, "children"),
                   Output(Ids.scheme, "options"), Output(Ids.locate, "children"), Output(Ids.hint, "children"),
                   Output(Ids.range, "options"), Output(Ids.parameter, "options"), Output(Ids.footer, "children"),
-                  Input(Ids.lang, "data"))
+                  Input(Ids.lang, "data"), prevent_initial_call=True)
     def on_lang(lang: str) -> tuple:
         return texts(lang_or_default(lang))
 
@@ -183,9 +190,10 @@ def register(app: Dash, actx: AppContext) -> None:
 
     @app.callback(Output(Ids.selected, "data"), Output(Ids.message, "children"),
                   Input(Ids.map, "clickData"), Input(Ids.geolocation, "position"), State(Ids.lang, "data"),
-                  prevent_initial_call=True)
-    def on_choose(click: dict | None, position: dict | None, lang: str) -> tuple:
-        code, message = choose_station(actx, click, position, cb.triggered_id, lang_or_default(lang))
+                  State(Ids.locate, "n_clicks"), prevent_initial_call=True)
+    def on_choose(click: dict | None, position: dict | None, lang: str, asked: int | None) -> tuple:
+        code, message = choose_station(actx, click, position, cb.triggered_id, lang_or_default(lang),
+                                       asked=bool(asked))
         return (code if code else no_update), message
 
     @app.callback(Output(Ids.panel, "children"), Input(Ids.selected, "data"), Input(Ids.scheme, "value"),

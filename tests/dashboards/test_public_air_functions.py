@@ -98,6 +98,12 @@ def test_choose_station_by_tap_and_by_location(actx):
     assert code == "SMP-ĐT3" and msg.startswith("Nearest station")
     code, msg = public_air.choose_station(actx, None, {"lat": None}, public_air.Ids.geolocation, "vi")
     assert code is None and msg == t("locate.denied", "vi")
+    code, msg = public_air.choose_station(actx, None, {"lat": 11.05, "lon": 106.68}, public_air.Ids.geolocation,
+                                          "vi", asked=False)
+    assert (code, msg) == (None, "")  # a position the user did not ask for changes nothing
+    code, msg = public_air.choose_station(actx, None, {"lat": 11.056, "lon": 106.677}, public_air.Ids.geolocation,
+                                          "vi", asked=True)
+    assert code == "SMP-ĐT4" and msg.startswith("Trạm gần nhất")
     near = air_data.nearest_station(actx.engine, 106.677, 11.056)
     assert near["code"] == "SMP-ĐT4" and near["km"] < 1
 
