@@ -41,7 +41,7 @@ RUN useradd --system --user-group --uid 10001 --home-dir /app --shell /usr/sbin/
 WORKDIR /app
 USER geo
 
-# Web app (not written yet): `geo serve` will listen on GEO_WEB_PORT; see serve() in docker/entrypoint.sh.
+# The web app: `geo serve` listens on GEO_WEB_PORT (see serve() in docker/entrypoint.sh).
 ENV GEO_WEB_PORT=8050
 EXPOSE 8050
 

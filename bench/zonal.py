@@ -133,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     polys = polygons(args.small)
     print(f"polygons: {int((polys.kind == 'admin').sum())} admin units (both versions) + {args.small} small")
     exact = exact_forest(polys.geometry, forest_blocks(blocks, transform, args.res))
+    # Warm both up on one small polygon (imports, PROJ database, GDAL drivers) so neither pays start-up costs.
+    run_platform(raster, polys.tail(1))
+    run_rasterstats(raster, polys.tail(1), args.res)
     t_p, platform = run_platform(raster, polys)
     t_r, rs = run_rasterstats(raster, polys, args.res)
     print(f"platform (exactextract): {t_p:8.2f} s")

@@ -64,7 +64,7 @@ def _range() -> tuple[datetime, datetime]:
 
 def _station(code: str) -> dict:
     found = _ctx().cache.get_or_compute(("station", code), air_data.AIR_LAYERS,
-                                        lambda: air_data.station(_ctx().engine, code))
+                                        lambda: air_data.station(_ctx().public_engine, code))
     if found is None:
         raise ApiError(404, "api.error.unknown_station", code=code)
     return found
@@ -118,13 +118,13 @@ def blueprint() -> Blueprint:
         params = request.args.get("parameter")
         wanted = params.split(",") if params else None
         if wanted:
-            known = set(air_data.parameters(_ctx().engine))
+            known = set(air_data.parameters(_ctx().public_engine))
             bad = [p for p in wanted if p not in known]
             if bad:
                 raise ApiError(400, "api.error.bad_param", name="parameter", reason=f"unknown {', '.join(bad)}")
         _station(code)
         return _cached(("measurements", code, start, end, params, fmt), lambda: _respond(
-            air_data.measurements(_ctx().engine, code, start, end, wanted), fmt,
+            air_data.measurements(_ctx().public_engine, code, start, end, wanted), fmt,
             {"station": code, "start": start.isoformat(), "end": end.isoformat(), "unit_note": "value in the "
              "parameter's canonical unit (µg/m³ for air, CO included); original_value/original_unit as received"}))
 
@@ -138,7 +138,7 @@ def blueprint() -> Blueprint:
         _station(code)
         query = air_data.hourly_index if kind == "hourly" else air_data.daily_index
         return _cached(("aqi", kind, code, scheme, start, end, fmt), lambda: _respond(
-            query(_ctx().engine, code, scheme, start, end), fmt,
+            query(_ctx().public_engine, code, scheme, start, end), fmt,
             {"station": code, "scheme": scheme, "method": "VN_AQI, Decision 1459/QĐ-TCMT" if scheme == "vn"
              else "US EPA AQI (2024)", "start": start.isoformat(), "end": end.isoformat()}))
 

@@ -6,9 +6,12 @@ from pathlib import Path
 import dash
 from dash import Dash, html
 
-from dashboards import api
+from dashboards import api, auth
 from dashboards.context import AppContext, AppSettings
 from dashboards.pages import public_air
+
+# Callback id prefix of each page → the lowest role that may run its callbacks (None: everyone).
+GUARDS = {public_air.PREFIX: None}
 
 
 def create_app(settings: AppSettings | None = None) -> Dash:
@@ -19,7 +22,16 @@ def create_app(settings: AppSettings | None = None) -> Dash:
                suppress_callback_exceptions=True,
                meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
     app.server.config["GEO_CONTEXT"] = actx
+    auth.install(app.server, actx, GUARDS)
     public_air.register(app, actx)
     app.layout = html.Div([dash.page_container], id="app-root")
     app.server.register_blueprint(api.blueprint())
+    app.server.after_request(_security_headers)
     return app
+
+
+def _security_headers(response):  # type: ignore[no-untyped-def]
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response

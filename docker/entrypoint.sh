@@ -6,15 +6,8 @@
 set -eu
 
 serve() {
-    # >>> WEB SERVER GOES HERE. When `geo serve` exists, replace this whole body with:
-    #       exec geo serve --host 0.0.0.0 --port "${GEO_WEB_PORT}"
-    # Until then: print what is loaded (`geo runs` stands in for a `geo summary`, which is not a command
-    # yet) and stay up, so that the restart policy and the health check behave as they will with the server.
-    geo runs
-    echo "geo: no web app yet (it will listen on port ${GEO_WEB_PORT:-8050}); idling until stopped." >&2
-    trap 'exit 0' INT TERM
-    sleep infinity &
-    wait $!
+    # The web app and its API, on all interfaces of the container (GEO_WEB_PORT, 8050 by default).
+    exec geo serve --host 0.0.0.0 --port "${GEO_WEB_PORT:-8050}"
 }
 
 geo db migrate

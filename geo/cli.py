@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from geo import boundaries, embedded, migrate
+from geo import boundaries, embedded, migrate, users_cli
 from geo.db import check_connection, make_engine
 from geo.errors import GeoError
 from geo.settings import DatabaseSettings
@@ -21,6 +21,7 @@ db_app = typer.Typer(help="Cơ sở dữ liệu / database: embedded cluster and
 admin_app = typer.Typer(help="Địa giới hành chính theo thời gian / boundaries over time", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
+app.add_typer(users_cli.app, name="users")
 console = Console()
 errors = Console(stderr=True)  # keeps stdout clean for commands whose output is data (JSON, CSV)
 

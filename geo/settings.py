@@ -74,3 +74,16 @@ class WebSettings(BaseSettings):
     cache_entries: int = Field(default=2048, ge=0)
     api_max_days: int = Field(default=400, ge=1, description="longest time range one API call may ask for")
     public_url: str | None = Field(default=None, description="absolute base URL, e.g. https://aq.example.vn")
+
+
+class SecuritySettings(BaseSettings):
+    """Sessions, cookies and the database roles the web app uses."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SECURITY_", extra="ignore")
+
+    secure_cookies: bool = Field(default=True, description="Secure flag on cookies (HTTPS); off only for local http")
+    session_hours: float = Field(default=12, gt=0, description="absolute lifetime of a session")
+    idle_minutes: float = Field(default=60, gt=0, description="a session unused this long expires")
+    app_db_user: str | None = Field(default=None, description="least-privilege role for the app's queries")
+    reader_db_user: str | None = Field(default=None, description="read-only role for the public paths")
+    db_password: str | None = Field(default=None, description="password of both roles (not needed with trust)")

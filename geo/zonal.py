@@ -172,13 +172,14 @@ def _row(key: str, metric: str, poly_m2: float, *, class_value: int | None = Non
 
 
 def _extract(ds: rasterio.DatasetReader, polygons: gpd.GeoDataFrame, classes: RasterSource,
-             mean_of: RasterSource | None = None) -> list[tuple[str, dict[int, float], float, float, float | None]]:
+             mean_of: RasterSource | None = None,
+             strategy: str = "feature-sequential") -> list[tuple[str, dict[int, float], float, float, float | None]]:
     """Per polygon: (key, {class: area m²}, valid area m², polygon area m², mean)."""
     grid = grid_of(ds)
     local = polygons[[KEY, "geometry"]].to_crs(ds.crs)
     poly_m2 = dict(zip(local[KEY].astype(str), polygon_areas_m2(local, grid)))
     ops = _operations(ds, classes, grid, mean_of)   # held here: exact_extract rebinds its own reference
-    out = exact_extract(classes, local, ops, include_cols=[KEY], output="pandas")
+    out = exact_extract(classes, local, ops, include_cols=[KEY], output="pandas", strategy=strategy)
     result = []
     for rec in out.to_dict("records"):
         valid = float(rec["valid_m2"] if grid.geographic else rec["valid_cells"] * grid.cell_area_m2)
@@ -191,7 +192,8 @@ def _extract(ds: rasterio.DatasetReader, polygons: gpd.GeoDataFrame, classes: Ra
     return result
 
 
-def zonal_stats(raster: Path, polygons: gpd.GeoDataFrame, product: RasterProduct) -> pd.DataFrame:
+def zonal_stats(raster: Path, polygons: gpd.GeoDataFrame, product: RasterProduct,
+                strategy: str = "feature-sequential") -> pd.DataFrame:
     """Per polygon (column ``fkey``): valid area, area and share of every class, forest area and share.
 
     Shares are of the area with data (nodata excluded); the ``valid`` row's share is the data coverage of the
@@ -203,9 +205,10 @@ def zonal_stats(raster: Path, polygons: gpd.GeoDataFrame, product: RasterProduct
     with rasterio.open(raster) as ds:
         raw = RasterioRasterSource(ds, name="values")
         if product.kind == "percent":
-            extracted = _extract(ds, polygons, _DerivedSource(ds, _forest_deriver(ds, product), "forest"), raw)
+            extracted = _extract(ds, polygons, _DerivedSource(ds, _forest_deriver(ds, product), "forest"), raw,
+                                 strategy)
         else:
-            extracted = _extract(ds, polygons, raw)
+            extracted = _extract(ds, polygons, raw, strategy=strategy)
     rows: list[dict] = []
     for key, areas, valid, poly_m2, mean in extracted:
         rows.append(_row(key, "valid", poly_m2, area_m2=valid, share=valid / poly_m2 if poly_m2 else None))

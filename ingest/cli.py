@@ -155,6 +155,8 @@ def sample_command(
     out: Annotated[Path, typer.Option("--out", help="output folder")] = Path(".geo/sample"),
     load: Annotated[bool, typer.Option("--load", help="also load every file (valid features only)")] = False,
     seed: Annotated[int, typer.Option("--seed", help="same seed, same bytes")] = DEFAULT_SEED,
+    days: Annotated[int, typer.Option("--days", help="days of synthetic hourly air readings to load (0: none)")]
+    = 365,
 ) -> None:
     """Tạo dữ liệu MẪU tổng hợp cho mọi lớp / write a SYNTHETIC sample for every layer family."""
     manifest = generate(out, seed)
@@ -168,6 +170,12 @@ def sample_command(
     check_connection(engine)
     results = load_sample(engine, manifest, ingest_settings=IngestSettings(), area=AreaSettings(),
                           on_result=lambda r: print_result(r, max_problems=5))
+    if days > 0:
+        from ingest.sample_observations import load_sample_observations
+        console.print(f"số liệu quan trắc mẫu / sample readings: {days} days of hourly air data ending now …")
+        results += load_sample_observations(engine, out / "observations", days=days,
+                                            ingest_settings=IngestSettings(),
+                                            on_result=lambda r: print_result(r, max_problems=5))
     if not all(r.ok for r in results):
         raise typer.Exit(1)
 

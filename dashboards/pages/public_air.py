@@ -16,6 +16,7 @@ from dashboards.i18n import lang_or_default, t
 from geo import qcvn
 from geo.aqi_tables import POLLUTANTS
 
+PREFIX = "air-"
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 
 
@@ -99,7 +100,7 @@ def legend(scheme: str, lang: str) -> list:
 def current(actx: AppContext, scheme: str) -> pd.DataFrame:
     web = actx.settings.web
     return actx.cache.get_or_compute(("current", scheme), air_data.AIR_LAYERS,
-                                     lambda: air_data.stations_current(actx.engine, scheme, web.stale_after_hours))
+                                     lambda: air_data.stations_current(actx.public_engine, scheme, web.stale_after_hours))
 
 
 def choose_station(actx: AppContext, click: dict | None, position: dict | None, trigger: str | None,
@@ -122,7 +123,7 @@ def choose_station(actx: AppContext, click: dict | None, position: dict | None, 
         lon, lat = point["lon"], point["lat"]
     else:
         return None, ""
-    near = air_data.nearest_station(actx.engine, float(lon), float(lat))
+    near = air_data.nearest_station(actx.public_engine, float(lon), float(lat))
     if near is None:
         return None, ""
     name = near["name_vi"] if lang == "vi" else (near["name_en"] or near["name_vi"])
@@ -148,14 +149,14 @@ def charts(actx: AppContext, code: str | None, scheme: str, lang: str, span: str
     key = (code, scheme, span, end.replace(minute=0, second=0, microsecond=0))
     if span == "30d":
         series = actx.cache.get_or_compute(("daily",) + key, air_data.AIR_LAYERS,
-                                           lambda: air_data.daily_index(actx.engine, code, scheme, start, end))
+                                           lambda: air_data.daily_index(actx.public_engine, code, scheme, start, end))
         fig = aqi_chart(series, scheme, lang, daily=True)
     else:
         series = actx.cache.get_or_compute(("hourly",) + key, air_data.AIR_LAYERS,
-                                           lambda: air_data.hourly_index(actx.engine, code, scheme, start, end))
+                                           lambda: air_data.hourly_index(actx.public_engine, code, scheme, start, end))
         fig = aqi_chart(series, scheme, lang)
     readings = actx.cache.get_or_compute(("readings", code, span, key[-1]), air_data.AIR_LAYERS,
-                                         lambda: air_data.measurements(actx.engine, code, start, end, [parameter]))
+                                         lambda: air_data.measurements(actx.public_engine, code, start, end, [parameter]))
     limits = [(period, float(lim)) for period in ("1h", "8h", "24h")
               if (lim := qcvn.limit_for(parameter, period, end.date())) is not None]
     return fig, concentration_chart(readings, parameter, limits, lang)

@@ -11,7 +11,8 @@ from waitress.server import create_server
 from dashboards.app import create_app
 from dashboards.context import AppSettings
 from geo.db import raw_connection
-from geo.settings import AreaSettings, IngestSettings, WebSettings
+from dashboards.access_admin import ensure_db_roles
+from geo.settings import AreaSettings, IngestSettings, SecuritySettings, WebSettings
 from ingest import indices, ledger
 from ingest.sample import generate, load_sample
 from ingest.sample_readings import air_readings, end_hour
@@ -51,9 +52,16 @@ def air_db(engine, tmp_path_factory):
     truncate_all(engine)
 
 
+APP_ROLE, READER_ROLE = "geo_app_test", "geo_reader_test"
+
+
 @pytest.fixture(scope="package")
-def app_settings(db_settings) -> AppSettings:
-    return AppSettings(database=db_settings, web=WebSettings(basemap="blank", threads=4))
+def app_settings(db_settings, air_db) -> AppSettings:
+    """The app as deployed: its own least-privilege role, a read-only role for public paths."""
+    ensure_db_roles(air_db, APP_ROLE, READER_ROLE, None)
+    return AppSettings(database=db_settings, web=WebSettings(basemap="blank", threads=4),
+                       security=SecuritySettings(secure_cookies=False, app_db_user=APP_ROLE,
+                                                 reader_db_user=READER_ROLE))
 
 
 @pytest.fixture(scope="package")

@@ -68,11 +68,12 @@ def test_register_is_data_and_syncs(world):
     assert sync_register(world["engine"]) == len(register())
 
 
-def _value(engine, ind, geo, code):
+def _value(engine, ind, geo, code, year=None):
     with engine.connect() as conn:
         return conn.execute(text("SELECT value FROM indicator_values WHERE indicator_id = :i AND geography_type = :g "
-                                 "AND geography_code = :c AND source_kind = 'computed'"),
-                            {"i": ind, "g": geo, "c": code}).scalar_one()
+                                 "AND geography_code = :c AND source_kind = 'computed' "
+                                 "AND (CAST(:y AS integer) IS NULL OR year = :y)"),
+                            {"i": ind, "g": geo, "c": code, "y": year}).scalar_one()
 
 
 def test_forest_cover_share_from_zonal_results(world):
@@ -131,3 +132,29 @@ def test_cli_show_and_report(world, monkeypatch):
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["indicators", "show", "T15.2"])
     assert r.exit_code == 0 and "KCN-A" in r.output and "100.00" in r.output
+
+
+def _insert_measurements(engine, rows):
+    with engine.begin() as conn:
+        run = conn.execute(text("INSERT INTO ingest_runs (kind, layer, status) VALUES ('load', 'measurements', "
+                                "'succeeded') RETURNING run_id")).scalar()
+        conn.execute(text("SELECT ensure_measurement_partitions(TIMESTAMPTZ '2024-01-01', TIMESTAMPTZ '2024-12-31')"))
+        conn.execute(text("INSERT INTO measurements (station_code, parameter, measured_at, period, value, qc_flag, "
+                          "ingest_run_id) VALUES (:s, :p, :t, :period, :v, 'valid', :r)"),
+                     [{**r, "r": run} for r in rows])
+
+
+def test_measurement_indicators_from_the_measurements_table(world):
+    """T15.4 from one clean river sample (VN_WQI 100) and T14.6 from two days of PM2.5 (one good, one not)."""
+    import pandas as pd
+    sample = {"pH": 7.0, "temperature": 28.0, "DO": 7.0, "BOD5": 3.0, "COD": 8.0, "NNH4": 0.1, "PPO4": 0.05,
+              "Coliform": 1000.0}
+    rows = [{"s": "SW1", "p": k, "t": "2024-03-05T02:00:00Z", "period": "sample", "v": v} for k, v in sample.items()]
+    hours = pd.date_range("2024-02-29T18:00:00Z", periods=48, freq="h")   # hours ending 01:00 … 24:00 local, 2 days
+    rows += [{"s": "KK1", "p": "pm25", "t": t.isoformat(), "period": "1h", "v": 20.0 if i < 24 else 200.0}
+             for i, t in enumerate(hours)]
+    _insert_measurements(world["engine"], rows)
+    run = compute_indicators(world["engine"], 2024, only=["T15.4", "T14.6"])
+    assert run.no_data == []
+    assert _value(world["engine"], "T15.4", "province", "74", 2024) == 100.0
+    assert _value(world["engine"], "T14.6", "province", "74", 2024) == 50.0
