@@ -154,36 +154,27 @@ def _reset(url: str) -> None:
 
 
 # -------------------------------------------------------------------------------------------------- methods
-def run_pipeline(url: str, files: list[Path], reports: Path) -> dict:
+def run_pipeline(url: str, path: Path, reports: Path) -> dict:
+    """One file through ``load_observations`` (its own transaction); the rows it inserted."""
     from geo.settings import IngestSettings
     from ingest.obs_pipeline import ObsOptions, load_observations
 
     engine = engine_for(url)
-    settings = IngestSettings(reports_dir=reports, user="bench")
-    inserted = 0
-    for path in files:
-        t0 = time.perf_counter()
-        result = load_observations(engine, "long", path, ObsOptions(), ingest_settings=settings)
-        if result.status != "succeeded":
-            raise RuntimeError(f"{path.name}: {result.status}: {result.error}")
-        inserted += result.inserted
-        print(f"    pipeline {path.name}: {result.inserted:,} inserted in {time.perf_counter() - t0:.1f} s",
-              flush=True)
+    result = load_observations(engine, "long", path, ObsOptions(),
+                               ingest_settings=IngestSettings(reports_dir=reports, user="bench"))
     engine.dispose()
-    return {"rows": inserted}
+    if result.status != "succeeded":
+        raise RuntimeError(f"{path.name}: {result.status}: {result.error}")
+    return {"rows": result.inserted}
 
 
-def run_tosql(url: str, files: list[Path], method: str | None, chunksize: int) -> dict:
+def run_tosql(url: str, path: Path, method: str | None, chunksize: int) -> dict:
+    """One file the obvious pandas way: read_csv, then to_sql appending to a plain table."""
     engine = engine_for(url)
-    rows = 0
-    for path in files:
-        t0 = time.perf_counter()
-        frame = pd.read_csv(path, parse_dates=["time"])
-        frame.to_sql(TOSQL_TABLE, engine, if_exists="append", index=False, chunksize=chunksize, method=method)
-        rows += len(frame)
-        print(f"    to_sql   {path.name}: {len(frame):,} rows in {time.perf_counter() - t0:.1f} s", flush=True)
+    frame = pd.read_csv(path, parse_dates=["time"])
+    frame.to_sql(TOSQL_TABLE, engine, if_exists="append", index=False, chunksize=chunksize, method=method)
     engine.dispose()
-    return {"rows": rows}
+    return {"rows": len(frame)}
 
 
 def _child(queue, fn, args) -> None:  # noqa: ANN001
@@ -214,13 +205,86 @@ def in_child(fn, *args) -> dict:  # noqa: ANN001
 def profile_pipeline(url: str, path: Path, reports: Path, top: int = 30) -> None:
     prof = cProfile.Profile()
     prof.enable()
-    run_pipeline(url, [path], reports)
+    run_pipeline(url, path, reports)
     prof.disable()
     for key in ("cumulative", "tottime"):
         buf = io.StringIO()
         pstats.Stats(prof, stream=buf).sort_stats(key).print_stats(top)
         print(f"--- sorted by {key} ---")
         print(buf.getvalue())
+
+
+def phases_and_variants(url: str, path: Path) -> None:
+    """Where one file's time goes: the pipeline's phases, then the merge's SQL variants (server side only).
+
+    Runs the pipeline's own functions step by step, in one transaction that is rolled back each time. The
+    variants with ``session_replication_role = replica`` switch the per-row foreign-key triggers off: a
+    MEASUREMENT ONLY (superuser), to show what the foreign keys cost; never a thing for the pipeline to do.
+    """
+    from geo.db import raw_connection
+    from ingest import obs_pipeline as op
+    from ingest.obs_checks import check_observations
+    from ingest.obs_readers import read_observations
+
+    engine = engine_for(url)
+    key, values = ", ".join(op.KEY), ", ".join(op.VALUES)
+    cols = f"{key}, {values}, ingest_run_id"
+    with raw_connection(engine) as conn:
+        run = conn.execute("SELECT max(run_id) FROM ingest_runs").fetchone()[0]
+        t0 = time.perf_counter()
+        raw = read_observations("long", path)
+        t1 = time.perf_counter()
+        stations = op.known_stations(conn, sorted(raw["station"].unique().tolist()))
+        checked = check_observations(raw, op.load_parameters(conn), stations, pd.Timestamp.now(tz="UTC"), None)
+        t2 = time.perf_counter()
+        n = len(checked.rows)
+
+        def fresh() -> float:
+            conn.rollback()
+            conn.execute("TRUNCATE measurements, measurement_changes")
+            conn.commit()
+            t = time.perf_counter()
+            op.stage(conn, checked.rows, "provisional")
+            spent = time.perf_counter() - t
+            conn.execute("ANALYZE obs_stage")
+            return spent
+
+        t_stage = fresh()
+        print(f"\nphases of one pipeline load, {path.name} ({n:,} rows):")
+        print(f"  {'phase':<58}{'s':>8}{'us/row':>9}")
+        for name, t in (("read_observations (CSV -> raw frame)", t1 - t0), ("check_observations", t2 - t1),
+                        ("stage(): rows -> Python lists -> binary COPY into temp table", t_stage)):
+            print(f"  {name:<58}{t:>8.2f}{t / n * 1e6:>9.1f}")
+        variants = [
+            ("merge() as shipped (upsert + change-log CTE)", None, None),
+            ("INSERT .. ON CONFLICT DO NOTHING, no change-log CTE", f"INSERT INTO measurements ({cols}) SELECT "
+             f"{key}, {values}, %s FROM {op.STAGE} ON CONFLICT ({key}) DO NOTHING", None),
+            ("plain INSERT .. SELECT (no ON CONFLICT)", f"INSERT INTO measurements ({cols}) SELECT {key}, {values}, "
+             f"%s FROM {op.STAGE}", None),
+            ("  same, FK triggers off (measure only)", f"INSERT INTO measurements ({cols}) SELECT {key}, {values}, "
+             f"%s FROM {op.STAGE}", "SET LOCAL session_replication_role = replica"),
+            ("ON CONFLICT DO NOTHING, FK triggers off (measure only)", f"INSERT INTO measurements ({cols}) SELECT "
+             f"{key}, {values}, %s FROM {op.STAGE} ON CONFLICT ({key}) DO NOTHING",
+             "SET LOCAL session_replication_role = replica"),
+        ]
+        for name, sql, pre in variants:
+            best = math.inf
+            for _ in range(2):
+                fresh()
+                if pre:
+                    conn.execute(pre)
+                t = time.perf_counter()
+                op.merge(conn, run) if sql is None else conn.execute(sql, (run,))
+                best = min(best, time.perf_counter() - t)
+            print(f"  {'merge variant: ' + name:<58}{best:>8.2f}{best / n * 1e6:>9.1f}", flush=True)
+        conn.rollback()
+        conn.execute("TRUNCATE measurements, measurement_changes")
+        conn.commit()
+    engine.dispose()
+
+
+def loadavg() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def check_same(url: str) -> str:
@@ -283,6 +347,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--chunksize", type=int, default=10_000)
     ap.add_argument("--only", choices=["pipeline", "to_sql"], help="time one method only (no ratio)")
     ap.add_argument("--profile", action="store_true", help="cProfile one pipeline file load instead of timing")
+    ap.add_argument("--variants", action="store_true",
+                    help="time the pipeline's phases and SQL variants of its merge on the first file instead")
     ap.add_argument("--admin-url", default=DEFAULT_ADMIN, help="server for the scratch database")
     ap.add_argument("--keep", action="store_true", help=f"do not drop the scratch database {SCRATCH_DB}")
     args = ap.parse_args(argv)
@@ -291,7 +357,7 @@ def main(argv: list[str] | None = None) -> None:
     from geo import migrate
 
     print("command:", shlex.join([Path(sys.executable).name, *sys.argv]))
-    print("machine:", machine())
+    print("machine:", machine(), f"({loadavg()} at start)")
     days = days_for(args.rows, args.stations)
     t0 = time.perf_counter()
     files, stations_csv, n = write_readings(args.stations, days, args.files)
@@ -311,15 +377,26 @@ def main(argv: list[str] | None = None) -> None:
         if args.profile:
             profile_pipeline(url, files[0], reports)
             return
-        res: dict[str, dict] = {}
-        if args.only in (None, "pipeline"):
-            _reset(url)
-            print("  (a) pipeline ...", flush=True)
-            res["pipeline"] = in_child(run_pipeline, url, files, reports)
-        if args.only in (None, "to_sql"):
-            _reset(url) if args.only else None
-            print("  (b) to_sql ...", flush=True)
-            res["to_sql"] = in_child(run_tosql, url, files, method, args.chunksize)
+        if args.variants:
+            phases_and_variants(url, files[0])
+            return
+        _reset(url)
+        # Interleaved file by file, each load in its own forked child: both methods see the same machine load
+        # (this machine is shared), and each child's peak RSS is its own.
+        methods = [m for m in ("pipeline", "to_sql") if args.only in (None, m)]
+        res = {m: {"rows": 0, "seconds": 0.0, "peak_rss_mb": 0.0} for m in methods}
+        print(f"  loading file by file, pipeline then to_sql ({loadavg()})", flush=True)
+        for path in files:
+            line = f"    {path.name}:"
+            for m in methods:
+                out = (in_child(run_pipeline, url, path, reports) if m == "pipeline"
+                       else in_child(run_tosql, url, path, method, args.chunksize))
+                r = res[m]
+                r["rows"] += out["rows"]
+                r["seconds"] += out["seconds"]
+                r["peak_rss_mb"] = max(r["peak_rss_mb"], out["peak_rss_mb"])
+                line += f"  {m} {out['rows']:,} rows {out['seconds']:.1f} s"
+            print(line + f"  ({loadavg()})", flush=True)
         if args.only:
             for k, r in res.items():
                 print(f"{k}: {r['rows']:,} rows, {r['seconds']:.1f} s, {r['rows'] / r['seconds']:,.0f} rows/s, "
@@ -327,6 +404,7 @@ def main(argv: list[str] | None = None) -> None:
             return
         print("  " + check_same(url))
         report(res, n, method, args.chunksize)
+        print(f"({loadavg()} at the end)")
     finally:
         engine.dispose()
         if not args.keep:

@@ -6,7 +6,7 @@ from pathlib import Path
 import dash
 from dash import Dash, html
 
-from dashboards import api, auth
+from dashboards import api, auth, ogc
 from dashboards.context import AppContext, AppSettings
 from dashboards.pages import public_air
 
@@ -26,6 +26,7 @@ def create_app(settings: AppSettings | None = None) -> Dash:
     public_air.register(app, actx)
     app.layout = html.Div([dash.page_container], id="app-root")
     app.server.register_blueprint(api.blueprint())
+    app.server.register_blueprint(ogc.blueprint())
     app.server.after_request(_security_headers)
     return app
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from geo.cog import check_overlap, inspect_raster, sha256_file, write_cog
 from geo.db import raw_connection
 from geo.errors import GeoError
+from geo.raster_errors import ProductError
 from geo.raster_products import RasterProduct, get_product
 from geo.settings import AreaSettings, DatabaseSettings
 from ingest import ledger
@@ -121,7 +122,6 @@ def raster_record(conn: object, raster_id: int) -> dict:
                        "FROM raster_catalogue WHERE raster_id = %s", (raster_id,))
     row = cur.fetchone()
     if row is None:
-        from geo.raster_errors import ProductError
         raise ProductError(f"Không có raster {raster_id} / no raster {raster_id} in the catalogue")
     rec = dict(zip([d.name for d in cur.description], row))
     rec["forest_rule"] = rec["forest_rule"] if isinstance(rec["forest_rule"], dict) else json.loads(rec["forest_rule"])
