@@ -6,12 +6,13 @@ from pathlib import Path
 import dash
 from dash import Dash, html
 
-from dashboards import api, auth, ogc
+from dashboards import api, auth, downloads, ogc, tiles
 from dashboards.context import AppContext, AppSettings
-from dashboards.pages import public_air
+from dashboards.pages import department_map, public_air
+from geo.access import Role
 
 # Callback id prefix of each page → the lowest role that may run its callbacks (None: everyone).
-GUARDS = {public_air.PREFIX: None}
+GUARDS = {public_air.PREFIX: None, department_map.PREFIX: Role.IP_AUTHORITY}
 
 
 def create_app(settings: AppSettings | None = None) -> Dash:
@@ -24,8 +25,11 @@ def create_app(settings: AppSettings | None = None) -> Dash:
     app.server.config["GEO_CONTEXT"] = actx
     auth.install(app.server, actx, GUARDS)
     public_air.register(app, actx)
+    department_map.register(app, actx)
     app.layout = html.Div([dash.page_container], id="app-root")
     app.server.register_blueprint(api.blueprint())
+    app.server.register_blueprint(downloads.blueprint())
+    app.server.register_blueprint(tiles.blueprint(actx))
     app.server.register_blueprint(ogc.blueprint())
     app.server.after_request(_security_headers)
     return app

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from dashboards import auth
 from dashboards.api import ApiError
 from dashboards.context import AppContext
+from dashboards.i18n import t
 from dashboards.ogc_queries import CRS84, ItemQuery, extent, item, items
 from geo.access import Level
 from layers import REGISTRY, FieldType, LayerSpec
@@ -41,7 +42,11 @@ def _ctx() -> AppContext:
 
 
 def _bad(name: str, vi: str, en: str) -> ApiError:
-    return ApiError(400, "api.error.bad_param", name=name, reason=f"{vi} / {en}")
+    """A 400 whose reason is in each message's own language (the catalogue holds the sentence around it)."""
+    err = ApiError(400, "api.error.bad_param", name=name, reason=en)
+    err.body["error"] = {"vi": t("api.error.bad_param", "vi", name=name, reason=vi),
+                         "en": t("api.error.bad_param", "en", name=name, reason=en)}
+    return err
 
 
 def _base() -> str:

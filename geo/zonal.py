@@ -21,12 +21,13 @@ import pandas as pd
 import rasterio
 from exactextract import exact_extract
 from exactextract.operation import Operation
-from exactextract.raster import RasterioRasterSource, RasterSource
+from exactextract.raster import RasterSource
 from pyproj import CRS, Geod
 from rasterio.windows import Window
 
 from geo.raster_errors import RasterError
 from geo.raster_products import RasterProduct
+from geo.zonal_tiles import LARGE_CELLS, Totals, bbox_cells, split, tile_totals
 
 KEY = "fkey"   # the column naming each polygon (exactextract's include_cols; not 'id', which it treats as FID)
 # Gauss–Legendre nodes/weights on [-1, 1]: 3 points integrate the smooth area element to ~1e-15 per cell.
@@ -81,17 +82,20 @@ def _masked(ds: rasterio.DatasetReader, window: Window) -> np.ma.MaskedArray:
     return ds.read(1, window=window, masked=True)
 
 
-def _area_deriver(ds: rasterio.DatasetReader, mask_of: Callable[[Window], np.ndarray]) -> Callable[[Window], np.ndarray]:
-    """Ellipsoidal cell areas of the window's rows, masked where ``mask_of`` says there is no data."""
+def _row_areas(ds: rasterio.DatasetReader, window: Window) -> np.ndarray:
+    """Ellipsoidal area (m²) of one cell in each row of ``window``, as a column (h, 1)."""
     ell = CRS.from_wkt(ds.crs.wkt).ellipsoid
     t = ds.transform
+    rows = np.arange(window.row_off, window.row_off + window.height, dtype="float64")
+    top, bottom = t.f + rows * t.e, t.f + (rows + 1) * t.e
+    return cell_areas_geographic(top, bottom, abs(t.a), ell.semi_major_metre, ell.inverse_flattening)[:, None]
 
+
+def _area_deriver(ds: rasterio.DatasetReader, mask_of: Callable[[Window], np.ndarray]) -> Callable[[Window], np.ndarray]:
+    """Ellipsoidal cell areas of the window's rows, masked where ``mask_of`` says there is no data."""
     def derive(window: Window) -> np.ndarray:
-        rows = np.arange(window.row_off, window.row_off + window.height, dtype="float64")
-        top, bottom = t.f + rows * t.e, t.f + (rows + 1) * t.e
-        per_row = cell_areas_geographic(top, bottom, abs(t.a), ell.semi_major_metre, ell.inverse_flattening)
         mask = mask_of(window)
-        return np.ma.masked_array(np.broadcast_to(per_row[:, None], mask.shape).astype("float64"), mask=mask)
+        return np.ma.masked_array(np.broadcast_to(_row_areas(ds, window), mask.shape).astype("float64"), mask=mask)
     return derive
 
 
@@ -171,29 +175,61 @@ def _row(key: str, metric: str, poly_m2: float, *, class_value: int | None = Non
             "value": value, "polygon_area_m2": poly_m2}
 
 
-def _extract(ds: rasterio.DatasetReader, polygons: gpd.GeoDataFrame, classes: RasterSource,
-             mean_of: RasterSource | None = None,
-             strategy: str = "feature-sequential") -> list[tuple[str, dict[int, float], float, float, float | None]]:
-    """Per polygon: (key, {class: area m²}, valid area m², polygon area m², mean)."""
-    grid = grid_of(ds)
-    local = polygons[[KEY, "geometry"]].to_crs(ds.crs)
-    poly_m2 = dict(zip(local[KEY].astype(str), polygon_areas_m2(local, grid)))
-    ops = _operations(ds, classes, grid, mean_of)   # held here: exact_extract rebinds its own reference
-    out = exact_extract(classes, local, ops, include_cols=[KEY], output="pandas", strategy=strategy)
-    result = []
+Part = tuple[str, dict[int, float], float, float, float | None]
+
+
+def _exact_parts(work: gpd.GeoDataFrame, ops: list[Operation], classes: RasterSource, grid: Grid,
+                 strategy: str) -> list[tuple[str, dict[int, float], float, float]]:
+    """exactextract on whole small polygons and boundary pieces: (key, {class: weight}, valid, Σ value·weight)."""
+    if work.empty:
+        return []
+    if strategy == "auto":
+        # Many small features: read each raster block once for all of them (measured 1.5× faster here).
+        strategy = "raster-sequential" if len(work) >= 200 else "feature-sequential"
+    out = exact_extract(classes, work, ops, include_cols=[KEY], output="pandas", strategy=strategy)
+    parts = []
     for rec in out.to_dict("records"):
-        valid = float(rec["valid_m2"] if grid.geographic else rec["valid_cells"] * grid.cell_area_m2)
+        valid = float(rec["valid_m2"] if grid.geographic else rec["valid_cells"])
         uniques = [] if rec["unique"] is None else np.asarray(rec["unique"], dtype="int64")
         fracs = [] if rec["frac"] is None else np.asarray(rec["frac"], dtype="float64")
-        areas = {int(u): float(f) * valid for u, f in zip(uniques, fracs)}
         mean = rec.get("mean")
-        mean = None if mean is None or not np.isfinite(mean) else float(mean)
-        result.append((str(rec[KEY]), areas, valid, float(poly_m2[str(rec[KEY])]), mean))
-    return result
+        value_sum = float(mean) * valid if mean is not None and np.isfinite(mean) and valid > 0 else 0.0
+        parts.append((str(rec[KEY]), {int(u): float(f) * valid for u, f in zip(uniques, fracs)}, valid, value_sum))
+    return parts
+
+
+def _extract(ds: rasterio.DatasetReader, polygons: gpd.GeoDataFrame, classes: _DerivedSource,
+             mean_of: _DerivedSource | None = None, strategy: str = "auto") -> list[Part]:
+    """Per polygon: (key, {class: area m²}, valid area m², polygon area m², mean).
+
+    Large polygons are cut on a tile grid (see :mod:`geo.zonal_tiles`): interior tiles are summed as
+    histograms, boundary pieces and small polygons go to exactextract; the sums are the same cells either way.
+    """
+    grid = grid_of(ds)
+    local = polygons[[KEY, "geometry"]].to_crs(ds.crs)
+    local[KEY] = local[KEY].astype(str)
+    poly_m2 = dict(zip(local[KEY], polygon_areas_m2(local, grid)))
+    large = bbox_cells(local.geometry, ds.transform) > LARGE_CELLS
+    pieces, interior = split(local[large], KEY, ds.transform, ds.shape)
+    work = pd.concat([local[~large], pieces], ignore_index=True) if len(pieces) else local[~large]
+    ops = _operations(ds, classes, grid, mean_of)   # held here: exact_extract rebinds its own reference
+    totals = {k: Totals() for k in local[KEY]}
+    for key, areas, valid, value_sum in _exact_parts(work, ops, classes, grid, strategy):
+        totals[key].add(areas, valid, value_sum)
+    weights = (lambda w: _row_areas(ds, w)) if grid.geographic else (lambda w: None)
+    needed = set().union(*interior.values()) if interior else set()
+    tiles = tile_totals(needed, ds.shape, classes.derive, mean_of.derive if mean_of else None, weights)
+    for key, cells in interior.items():
+        for tile in cells:
+            totals[key].add(tiles[tile].areas, tiles[tile].valid, tiles[tile].value_sum)
+    unit = 1.0 if grid.geographic else grid.cell_area_m2   # weights are cells on a projected grid
+    return [(key, {c: a * unit for c, a in sorted(t.areas.items())}, t.valid * unit, float(poly_m2[key]),
+             t.value_sum / t.valid if mean_of is not None and t.valid > 0 else None)
+            for key, t in totals.items()]
 
 
 def zonal_stats(raster: Path, polygons: gpd.GeoDataFrame, product: RasterProduct,
-                strategy: str = "feature-sequential") -> pd.DataFrame:
+                strategy: str = "auto") -> pd.DataFrame:
     """Per polygon (column ``fkey``): valid area, area and share of every class, forest area and share.
 
     Shares are of the area with data (nodata excluded); the ``valid`` row's share is the data coverage of the
@@ -203,7 +239,8 @@ def zonal_stats(raster: Path, polygons: gpd.GeoDataFrame, product: RasterProduct
     if polygons.empty:
         return pd.DataFrame(columns=COLUMNS)
     with rasterio.open(raster) as ds:
-        raw = RasterioRasterSource(ds, name="values")
+        # Masked reads (nodata → mask) wrapped like the derived sources, so the tiled path reads them alike.
+        raw = _DerivedSource(ds, lambda w: _masked(ds, w), "values")
         if product.kind == "percent":
             extracted = _extract(ds, polygons, _DerivedSource(ds, _forest_deriver(ds, product), "forest"), raw,
                                  strategy)

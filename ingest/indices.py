@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pandas as pd
 import psycopg
 import psycopg.sql
+from psycopg.types.json import Jsonb
 
 from geo import qcvn
 from geo.aqi import LOCAL_TZ, POLLUTANTS, daily_aqi_frame, hourly_aqi_frame
 from geo.aqi_tables import SCHEMES
+from geo.index_vectors import calc_water
+from geo.wqi import PARAMETERS as WQI_PARAMETERS
+from geo.wqi import TEMPERATURE_KEY
 from ingest.index_store import IndexFrame, write_index_frames
 
 # An hour's reading moves the NowCast of the next 11 hours and the US 8-h means of the next 7; a day's
@@ -23,9 +27,50 @@ EIGHT_HOURS = pd.Timedelta(hours=8)
 
 @dataclass
 class RefreshCounts:
+    """Index rows written by one refresh (rows deleted and not rewritten are not counted)."""
+
     hourly: int = 0
     daily: int = 0
     exceedances: int = 0
+    wqi: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.hourly + self.daily + self.exceedances + self.wqi
+
+    def add(self, other: RefreshCounts) -> None:
+        for name in ("hourly", "daily", "exceedances", "wqi"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_json(self) -> dict[str, int]:
+        return {"aqi_hourly": self.hourly, "aqi_daily": self.daily, "qcvn_exceedances": self.exceedances,
+                "wqi_results": self.wqi}
+
+    def describe(self) -> str:
+        return (f"{self.hourly} AQI giờ/hourly, {self.daily} AQI ngày/daily, {self.exceedances} vượt QCVN/"
+                f"exceedances, {self.wqi} WQI")
+
+
+@dataclass
+class Touched:
+    """What a load or revert changed: per station the span of its air hours, and the water sample sets."""
+
+    air: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+    water: list[tuple[str, datetime]] = field(default_factory=list)
+
+
+def refresh_touched(conn: psycopg.Connection, touched: Touched) -> RefreshCounts:
+    """Refresh the stored indices of exactly what changed, in the caller's transaction."""
+    counts = RefreshCounts()
+    # Stations with the same span share one refresh (one read, one COPY); different spans are refreshed apart
+    # so that a station changed for one hour is not recomputed over another station's year.
+    spans: dict[tuple[datetime, datetime], list[str]] = {}
+    for station, span in sorted(touched.air.items()):
+        spans.setdefault(span, []).append(station)
+    for (lo, hi), stations in spans.items():
+        counts.add(refresh(conn, stations, lo, hi))
+    counts.wqi = refresh_wqi(conn, touched.water)
+    return counts
 
 
 def _readings(conn: psycopg.Connection, stations: list[str], start: datetime, end: datetime) -> pd.DataFrame:
@@ -45,7 +90,7 @@ def _readings(conn: psycopg.Connection, stations: list[str], start: datetime, en
     buffer.seek(0)
     frame = pd.read_csv(buffer, header=None, names=["station", "parameter", "time", "value", "qc_flag"],
                         dtype={"station": str, "parameter": str, "time": "int64", "value": "float64",
-                               "qc_flag": str}, keep_default_na=False, na_values={"value": [""]})
+                               "qc_flag": str}, keep_default_na=False, na_values={"value": ["", "NaN"]})
     frame["time"] = pd.to_datetime(frame["time"], unit="us", utc=True)
     return frame
 
@@ -148,3 +193,57 @@ def _store_summaries(conn: psycopg.Connection, flagged: pd.DataFrame) -> None:
                               str(r["regulation"]), float(r["limit"]), int(r["n_valid"]), int(r["n_exceeding"]),
                               None if pd.isna(r["share"]) else float(r["share"]),
                               None if pd.isna(r["max_value"]) else float(r["max_value"]), int(r["n_provisional"])))
+
+
+# ------------------------------------------------------------------------------------------------ water (VN_WQI)
+def _wqi_key(parameter: str) -> str | None:
+    """The geo.wqi input key of a measurements parameter (pesticides are keyed ``<name>_ugL`` there)."""
+    if parameter == "temperature":
+        return TEMPERATURE_KEY
+    if parameter in WQI_PARAMETERS:
+        return parameter
+    return f"{parameter}_ugL" if f"{parameter}_ugL" in WQI_PARAMETERS else None
+
+
+def wqi_row(station: str, sampled_at: datetime, values: dict[str, float]) -> tuple:
+    """One wqi_results row; the detail is the calculator's output (`geo wqi calc`) plus the inputs used."""
+    sample = {k: v for k, v in values.items() if k is not None}
+    skipped = {}
+    if "DO" in sample and TEMPERATURE_KEY not in sample:
+        # DO counts through % saturation, which needs the water temperature: without it DO cannot be scored.
+        skipped["DO"] = "không có nhiệt độ nước / no water temperature for % saturation"
+        del sample["DO"]
+    result = calc_water(sample)
+    detail = {**result, "inputs": sample, **({"skipped": skipped} if skipped else {})}
+    reason = (f"{result['no_index_reason']} / {result['no_index_reason_en']}"
+              if result["no_index_reason"] else None)
+    return (station, sampled_at, result["wqi_rounded"], result["category"], result["formula"], reason,
+            Jsonb(detail))
+
+
+def refresh_wqi(conn: psycopg.Connection, sample_sets: list[tuple[str, datetime]]) -> int:
+    """Recompute VN_WQI of the given (station, sampled_at) sample sets; a set without readings loses its row."""
+    if not sample_sets:
+        return 0
+    stations = [s for s, _ in sample_sets]
+    times = [t for _, t in sample_sets]
+    conn.execute("DELETE FROM wqi_results w USING unnest(%s::text[], %s::timestamptz[]) k(station, t) "
+                 "WHERE w.station_code = k.station AND w.sampled_at = k.t", (stations, times))
+    # Invalid and missing readings are not data (convention 7, applied to water as to air).
+    readings = conn.execute(
+        "SELECT m.station_code, m.measured_at, m.parameter, m.value FROM measurements m "
+        "JOIN unnest(%s::text[], %s::timestamptz[]) k(station, t) ON m.station_code = k.station "
+        "AND m.measured_at = k.t WHERE m.period = 'sample' AND m.qc_flag IN ('valid', 'suspect') "
+        "AND m.value IS NOT NULL ORDER BY 1, 2, 3", (stations, times)).fetchall()
+    sets: dict[tuple[str, datetime], dict[str, float]] = {}
+    for station, sampled_at, parameter, value in readings:
+        key = _wqi_key(parameter)
+        if key is not None:
+            sets.setdefault((station, sampled_at), {})[key] = value
+    rows = [wqi_row(station, sampled_at, values) for (station, sampled_at), values in sets.items()]
+    if rows:
+        with conn.cursor() as cur, cur.copy("COPY wqi_results (station_code, sampled_at, wqi, category, formula, "
+                                            "reason, detail) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    return len(rows)

@@ -96,6 +96,22 @@ def _key_json(spec: LayerSpec, alias: str) -> sql.Composed:
     return sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(parts))
 
 
+def _any_existing(conn: psycopg.Connection, spec: LayerSpec) -> bool:
+    """Whether any staged key is already in the table (taken under the load's table lock, so it holds)."""
+    q = sql.SQL("SELECT EXISTS (SELECT 1 FROM {tbl} t JOIN {stage} src ON {on})").format(
+        tbl=sql.Identifier(spec.table), stage=sql.Identifier(STAGE), on=_key_join(spec, "t", "src"))
+    return bool(conn.execute(q).fetchone()[0])
+
+
+def _upsert_clause(spec: LayerSpec, changing: list[str]) -> sql.Composed:
+    return sql.SQL("ON CONFLICT ({key}) DO UPDATE SET {sets}, ingest_run_id = EXCLUDED.ingest_run_id, "
+                   "updated_at = now()\n  WHERE ({old}) IS DISTINCT FROM ({new})").format(
+        key=_ident(*spec.natural_key),
+        sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in changing),
+        old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in changing),
+        new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in changing))
+
+
 def merge(conn: psycopg.Connection, spec: LayerSpec, run_id: int) -> MergeCounts:
     """Upsert staged rows by natural key; only rows that really differ are written, each with history."""
     fields = spec.field_names
@@ -104,6 +120,7 @@ def merge(conn: psycopg.Connection, spec: LayerSpec, run_id: int) -> MergeCounts
     changing = [c for c in values if c not in spec.natural_key]
     derived_sql = sql.SQL("").join(sql.SQL(", {} AS {}").format(sql.SQL(_DERIVED_SQL[d]), sql.Identifier(d))
                                    for d in derived)
+    conn.execute("SET LOCAL jit = off")  # see below
     q = sql.SQL("""
 WITH src AS (
   SELECT {fields}, g AS geom{derived}
@@ -113,8 +130,7 @@ WITH src AS (
 ), up AS (
   INSERT INTO {tbl} AS t ({values}, ingest_run_id)
   SELECT {values}, %(run)s FROM src
-  ON CONFLICT ({key}) DO UPDATE SET {sets}, ingest_run_id = EXCLUDED.ingest_run_id, updated_at = now()
-  WHERE ({old}) IS DISTINCT FROM ({new})
+  {upsert}
   RETURNING t.*
 ), h AS (
   INSERT INTO feature_history (run_id, layer, feature_id, feature_key, op, old_attrs, old_geom, new_attrs,
@@ -127,16 +143,15 @@ WITH src AS (
 )
 SELECT op, count(*) FROM h GROUP BY op""").format(
         fields=_ident(*fields), derived=derived_sql, stage=sql.Identifier(STAGE), tbl=sql.Identifier(spec.table),
-        on=_key_join(spec, "t", "src"), values=_ident(*values), key=_ident(*spec.natural_key),
-        sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in changing),
-        old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in changing),
-        new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in changing),
+        on=_key_join(spec, "t", "src"), values=_ident(*values),
+        upsert=_upsert_clause(spec, changing) if _any_existing(conn, spec) else sql.SQL(""),
         keyjson=_key_json(spec, "up"))
     # Performance, not semantics: 'OFFSET 0' keeps the subquery from being flattened, so each WKB is parsed
     # once (not once per use of g); 'before' joins the staging table (same keys as src) so that src is used
-    # once and streams into the INSERT instead of being materialised; and JIT is off because the planner's
-    # guess for the never-analysed staging table makes it compile for ~1 s, which cannot speed up PostGIS.
-    conn.execute("SET LOCAL jit = off")
+    # once and streams into the INSERT instead of being materialised; when no staged key exists yet (a first
+    # load) a plain INSERT does exactly what the upsert would, without its speculative insertion per row (the
+    # table lock keeps other loads from adding keys meanwhile); and JIT is off because the planner's guess for
+    # the never-analysed staging table makes it compile for ~1 s, which cannot speed up PostGIS functions.
     counts = dict(conn.execute(q, {"run": run_id, "layer": spec.name}).fetchall())
     staged = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(STAGE))).fetchone()[0]
     ins, upd = counts.get("insert", 0), counts.get("update", 0)

@@ -3,17 +3,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from pathlib import Path
 
 import pandas as pd
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from sqlalchemy import Engine
 
+from geo.aqi import POLLUTANTS
 from geo.db import raw_connection
 from geo.errors import DatabaseError, GeoError, InputError, RevertConflict, RunError
 from geo.settings import IngestSettings
-from ingest import ledger
+from ingest import indices, ledger
 from ingest.obs_checks import CheckedObservations, Parameter, check_observations
 from ingest.obs_readers import read_observations
 from ingest.pipeline import LoadResult
@@ -24,6 +27,7 @@ STAGE = "obs_stage"
 KEY = ("station_code", "parameter", "measured_at", "period")
 VALUES = ("value", "original_value", "original_unit", "qc_flag", "status", "instrument_status")
 MEDIUM = {"stateair": "air", "openaq": "air", "water": "water", "long": None}
+AIR = list(POLLUTANTS)   # the parameters whose hourly readings feed the AQI and QCVN tables
 _COPY_TYPES = ("int4", "text", "text", "timestamptz", "text", "float8", "float8", "text", "text", "text", "text")
 Progress = Callable[[str], None]
 
@@ -121,9 +125,14 @@ def _write(conn: psycopg.Connection, checked: CheckedObservations, options: ObsO
     conn.execute(f"SELECT ensure_measurement_partitions(m, m) FROM (SELECT DISTINCT "
                  f"date_trunc('month', measured_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS m FROM {STAGE}) x")
     say("hợp nhất / merging")
-    inserted, updated = merge(conn, result.run_id)
-    result.inserted, result.updated = inserted, updated
-    result.unchanged = len(checked.rows) - inserted - updated
+    merged = merge(conn, result.run_id)
+    result.inserted, result.updated = merged.inserted, merged.updated
+    result.unchanged = len(checked.rows) - merged.inserted - merged.updated
+    # Before the ledger's final update, in this transaction: the data_versions bump its trigger makes then
+    # covers the new indices too, and a failed refresh rolls the readings back with it.
+    say("làm mới chỉ số / refreshing stored indices")
+    counts = indices.refresh_touched(conn, merged.touched)
+    result.notes.append(record_indices(conn, result.run_id, counts))
     result.status = "succeeded_with_rejects" if result.rejected else "succeeded"
 
 
@@ -149,8 +158,50 @@ def stage(conn: psycopg.Connection, rows: pd.DataFrame, status: str) -> None:
             copy.write_row(row)
 
 
-def merge(conn: psycopg.Connection, run_id: int | None) -> tuple[int, int]:
-    """Upsert by key; only rows that really differ are written, each with its previous version logged."""
+class Merged(NamedTuple):
+    inserted: int
+    updated: int
+    touched: indices.Touched
+
+
+def record_indices(conn: psycopg.Connection, run_id: int | None, counts: indices.RefreshCounts) -> str:
+    """Keep the refresh counts in the run's options (the ledger) and return the line the CLI shows."""
+    if run_id is not None:
+        conn.execute("UPDATE ingest_runs SET options = options || jsonb_build_object('indices_refreshed', "
+                     "%s::jsonb) WHERE run_id = %s", (Jsonb(counts.as_json()), run_id))
+    return f"chỉ số đã làm mới / stored indices refreshed: {counts.describe()}"
+
+
+def _touched(rows: list[tuple]) -> indices.Touched:
+    touched = indices.Touched()
+    for what, station, lo, hi in rows:
+        if what == "air":
+            touched.air[station] = (lo, hi)
+        else:
+            touched.water.append((station, lo))
+    return touched
+
+
+# Per station the span of the air hours, and each water sample set, among rows ``src`` changed.
+_TOUCHED_SQL = """
+SELECT 'air', station_code, min(measured_at), max(measured_at) FROM {src}
+WHERE period = '1h' AND parameter = ANY(%(air)s) GROUP BY station_code
+UNION ALL
+SELECT 'water', station_code, measured_at, measured_at FROM {src} WHERE period = 'sample'
+GROUP BY station_code, measured_at"""
+
+
+def touched_by_run(conn: psycopg.Connection, run_id: int) -> indices.Touched:
+    """What a revert run changed, from its change log (every row it deleted or restored is logged there)."""
+    src = "(SELECT * FROM measurement_changes WHERE run_id = %(run)s) c"
+    return _touched(conn.execute(_TOUCHED_SQL.format(src=src), {"run": run_id, "air": AIR}).fetchall())
+
+
+def merge(conn: psycopg.Connection, run_id: int | None) -> Merged:
+    """Upsert by key; only rows that really differ are written, each with its previous version logged.
+
+    Also returns what the written rows touched (for the index refresh): rows left unchanged touch nothing.
+    """
     key, values = ", ".join(KEY), ", ".join(VALUES)
     sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in VALUES)
     old = ", ".join(f"t.{c}" for c in VALUES)
@@ -170,9 +221,13 @@ WITH up AS (
   FROM up JOIN measurements b USING ({key})
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM ch)"""
-    written, updated = conn.execute(q, {"run": run_id}).fetchone()
-    return int(written) - int(updated), int(updated)
+SELECT 'count', NULL::text, NULL::timestamptz, NULL::timestamptz, (SELECT count(*) FROM up), (SELECT count(*) FROM ch)
+UNION ALL
+SELECT what, station_code, lo, hi, NULL::bigint, NULL::bigint
+FROM ({_TOUCHED_SQL.format(src="up")}) AS touched (what, station_code, lo, hi)"""
+    rows = conn.execute(q, {"run": run_id, "air": AIR}).fetchall()
+    written, updated = next((int(r[4]), int(r[5])) for r in rows if r[0] == "count")
+    return Merged(written - updated, updated, _touched([r[:4] for r in rows if r[0] != "count"]))
 
 
 def _close_run(conn: psycopg.Connection, result: LoadResult, ingest_settings: IngestSettings) -> None:
@@ -208,6 +263,9 @@ def revert(engine: Engine, run_id: int, who: str) -> int:
         try:
             conn.execute("LOCK TABLE measurements IN SHARE ROW EXCLUSIVE MODE")
             deleted, restored = _undo(conn, run_id, new_run)
+            # The indices follow the readings back, in the same transaction, before the ledger's final update.
+            counts = indices.refresh_touched(conn, touched_by_run(conn, new_run))
+            record_indices(conn, new_run, counts)
             ledger.finish(conn, new_run, "succeeded", n_deleted=deleted, n_updated=restored)
             conn.execute("UPDATE ingest_runs SET reverted_by_run_id = %s WHERE run_id = %s", (new_run, run_id))
             conn.commit()
