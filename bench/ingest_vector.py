@@ -131,6 +131,11 @@ def _empty_tables(engine) -> None:  # noqa: ANN001
     with engine.begin() as conn:
         conn.exec_driver_sql("TRUNCATE industrial_parks, feature_history, ingest_runs RESTART IDENTITY CASCADE")
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {BENCH_TABLE}")
+
+
+def _checkpoint(engine) -> None:  # noqa: ANN001
+    """Every measure starts right after a checkpoint (same full-page-write cost for all)."""
+    with engine.begin() as conn:
         conn.exec_driver_sql("CHECKPOINT")
 
 
@@ -144,21 +149,35 @@ def _refuse_non_scratch(engine) -> None:  # noqa: ANN001
 
 
 # ------------------------------------------------------------------------------------------- measures
-def _timed(fn: Callable[[], object]) -> tuple[float, object]:
+def _timed(fn: Callable[[], object], engine=None) -> tuple[float, object]:  # noqa: ANN001
+    if engine is not None:
+        _checkpoint(engine)
     t0 = time.perf_counter()
     out = fn()
     return time.perf_counter() - t0, out
 
 
-def _pipeline(engine, path: Path, reports: Path):  # noqa: ANN001, ANN202
+# The pipeline's own progress messages mark where each phase starts (their English half, before any count).
+PHASES = (("reading", "ledger+sha256"), ("checking", "read+AOI"), ("staging", "check+lock"),
+          ("merging", "COPY stage"), (None, "merge+commit"))
+
+
+def _pipeline(engine, path: Path, reports: Path, phases: dict[str, list[float]] | None = None):  # noqa: ANN001, ANN202
     from geo.settings import AreaSettings, IngestSettings
     from ingest.pipeline import LoadOptions, ingest_file
     from layers import REGISTRY
 
+    marks = [(time.perf_counter(), "start")]
     result = ingest_file(engine, REGISTRY.get("industrial_parks"), path, LoadOptions(),
-                         ingest_settings=IngestSettings(reports_dir=reports, user="bench"), area=AreaSettings())
+                         ingest_settings=IngestSettings(reports_dir=reports, user="bench"), area=AreaSettings(),
+                         progress=lambda msg: marks.append((time.perf_counter(), msg)))
+    marks.append((time.perf_counter(), "end"))
     if not result.ok:
         raise SystemExit(f"pipeline load failed: {result.status}: {result.error}")
+    if phases is not None:
+        for (t0, _), (t1, msg) in zip(marks, marks[1:]):
+            label = next((lab for key, lab in PHASES if key is None or key in msg.split("/")[-1]), msg)
+            phases.setdefault(label, []).append(t1 - t0)
     return result
 
 
@@ -181,17 +200,18 @@ def _profile(engine, path: Path, reports: Path) -> None:  # noqa: ANN001
     print(buf.getvalue())
 
 
-def run(engine, path: Path, n: int, repeat: int, reports: Path) -> dict[str, list[float]]:  # noqa: ANN001
+def run(engine, path: Path, n: int, repeat: int, reports: Path,  # noqa: ANN001
+        phases: dict[str, dict[str, list[float]]]) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"pipeline": [], "reingest": [], "to_postgis": []}
     for i in range(repeat):
         _empty_tables(engine)
-        t, res = _timed(lambda: _pipeline(engine, path, reports))
+        t, res = _timed(lambda: _pipeline(engine, path, reports, phases["pipeline"]), engine)
         assert res.inserted == n, res
         times["pipeline"].append(t)
-        t, res = _timed(lambda: _pipeline(engine, path, reports))
+        t, res = _timed(lambda: _pipeline(engine, path, reports, phases["reingest"]), engine)
         assert (res.inserted, res.updated, res.unchanged) == (0, 0, n), res
         times["reingest"].append(t)
-        t, rows = _timed(lambda: _to_postgis(engine, path))
+        t, rows = _timed(lambda: _to_postgis(engine, path), engine)
         assert rows == n
         times["to_postgis"].append(t)
         print(f"  repeat {i + 1}/{repeat}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()),
@@ -217,10 +237,15 @@ def _machine() -> str:
     except (OSError, StopIteration):
         pass
     avail = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{platform.machine()}, {os.cpu_count()} cores ({avail} usable), {cpu}, Python {platform.python_version()}"
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return (f"{platform.machine()}, {os.cpu_count()} cores ({avail} usable), {cpu}, "
+            f"Python {platform.python_version()}; load average {load}")
 
 
-def report(times: dict[str, list[float]], n: int) -> None:
+def report(times: dict[str, list[float]], n: int, phases: dict[str, dict[str, list[float]]]) -> None:
+    print("\nwhere the pipeline's time goes (median s per phase):")
+    for k, label in (("pipeline", "(a)"), ("reingest", "(c)")):
+        print(f"  {label} " + ", ".join(f"{ph} {statistics.median(v):.2f}" for ph, v in phases[k].items()))
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\n{'measure':<48}{'median s':>10}{'rows/s':>12}{'runs (s)':>26}")
     labels = {"pipeline": "(a) pipeline ingest_file, empty table",
@@ -270,9 +295,11 @@ def main(argv: list[str] | None = None) -> None:
         if args.profile:
             _profile(engine, path, reports)
             return
-        times = run(engine, path, args.rows, args.repeat, reports)
+        phases: dict[str, dict[str, list[float]]] = {"pipeline": {}, "reingest": {}}
+        times = run(engine, path, args.rows, args.repeat, reports, phases)
         _check_same_rows(engine, args.rows)
-        report(times, args.rows)
+        report(times, args.rows, phases)
+        print("load average at the end:", " ".join(f"{x:.1f}" for x in os.getloadavg()))
     finally:
         engine.dispose()
         if not args.database_url and not args.keep:

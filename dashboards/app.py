@@ -6,13 +6,17 @@ from pathlib import Path
 import dash
 from dash import Dash, html
 
-from dashboards import api, auth, downloads, ogc, tiles
+from dashboards import api, auth, downloads, ogc, targets_export, tiles
 from dashboards.context import AppContext, AppSettings
-from dashboards.pages import department_map, public_air
+from dashboards.pages import department_map, public_air, targets
+from dashboards import eip_exports
+from dashboards.pages import eip_portfolio, eip_scorecard
 from geo.access import Role
 
 # Callback id prefix of each page → the lowest role that may run its callbacks (None: everyone).
-GUARDS = {public_air.PREFIX: None, department_map.PREFIX: Role.IP_AUTHORITY}
+GUARDS = {public_air.PREFIX: None, department_map.PREFIX: Role.IP_AUTHORITY,
+          targets.PREFIX: targets_export.LOWEST_ROLE}
+GUARDS[eip_portfolio.PREFIX] = Role.IP_AUTHORITY  # both eco-park pages use ids starting eip-
 
 
 def create_app(settings: AppSettings | None = None) -> Dash:
@@ -26,11 +30,16 @@ def create_app(settings: AppSettings | None = None) -> Dash:
     auth.install(app.server, actx, GUARDS)
     public_air.register(app, actx)
     department_map.register(app, actx)
+    eip_portfolio.register(app, actx)
+    eip_scorecard.register(app, actx)
+    targets.register_page(app, actx)
     app.layout = html.Div([dash.page_container], id="app-root")
     app.server.register_blueprint(api.blueprint())
+    app.server.register_blueprint(targets_export.blueprint(actx))
     app.server.register_blueprint(downloads.blueprint())
     app.server.register_blueprint(tiles.blueprint(actx))
     app.server.register_blueprint(ogc.blueprint())
+    app.server.register_blueprint(eip_exports.blueprint())
     app.server.after_request(_security_headers)
     return app
 

@@ -104,6 +104,10 @@ def parse_filter(layer: str, field: str | None, op: str | None, value: str | Non
     raw = value if isinstance(value, str) else ("" if value is None else str(value))
     if len(raw) > MAX_VALUE_CHARS:
         raise FilterError("dept.filter.too_long", n=MAX_VALUE_CHARS)
+    if any(ord(ch) < 32 for ch in raw):
+        # PostgreSQL text cannot hold NUL, and no attribute holds control characters: refuse, don't crash.
+        raise FilterError("dept.filter.bad_value", value=raw.encode("unicode_escape").decode(), field=field,
+                          type=fspec.type.value)
     if op == "contains":
         if not raw.strip():
             raise FilterError("dept.filter.empty")
@@ -213,7 +217,8 @@ def identify(bind: Engine | Connection, layers: list[str], lon: float, lat: floa
         cols = ", ".join(_q(c) for c in ("id", *spec.field_names, *spec.derived_columns, "ingest_run_id"))
         sql = (f"WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt) "
                f"SELECT {cols}, ST_AsGeoJSON(geom, 6) AS geojson, "
-               f"ST_Distance(CAST(geom AS geography), CAST(p.pt AS geography)) AS distance_m "
+               f"ST_Distance(CAST(geom AS geography), CAST(p.pt AS geography)) AS distance_m, "
+               f"CASE WHEN GeometryType(geom) LIKE '%POLYGON' THEN ST_Area(CAST(geom AS geography)) END AS area_m2 "
                f"FROM {_q(spec.table)}, p WHERE geom && ST_Expand(p.pt, :deg) "
                f"AND ST_DWithin(CAST(geom AS geography), CAST(p.pt AS geography), :tol) AND {where} "
                f"ORDER BY distance_m, id LIMIT :lim")
@@ -222,8 +227,11 @@ def identify(bind: Engine | Connection, layers: list[str], lon: float, lat: floa
                 attrs = dict(row)
                 hits.append({"layer": layer, "id": attrs.pop("id"), "run": attrs.pop("ingest_run_id"),
                              "geometry": json.loads(attrs.pop("geojson")),
-                             "distance_m": attrs.pop("distance_m"), "attributes": attrs})
-    hits.sort(key=lambda h: h["distance_m"])
+                             "distance_m": attrs.pop("distance_m"), "area_m2": attrs.pop("area_m2"),
+                             "attributes": attrs})
+    # Most specific first: points and lines by distance, then the polygons under the click, smallest first
+    # (a park before its district, the district before the province).
+    hits.sort(key=lambda h: (0, h["distance_m"]) if h["area_m2"] is None else (1, h["area_m2"]))
     return hits[:limit]
 
 

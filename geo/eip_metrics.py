@@ -146,7 +146,9 @@ def nearby_polluted(conn: Connection, park: str) -> list[dict[str, Any]]:
     rows = conn.execute(text("""
 WITH p AS (SELECT geom FROM industrial_parks WHERE code = :c)
 SELECT s.code, s.name_vi, s.pollutant_group, s.severity, s.status, ST_Intersects(s.geom, p.geom) AS inside,
-       round(ST_Distance(s.geom::geography, p.geom::geography)::numeric, 1)::float AS distance_m
+       round(ST_Distance(s.geom::geography, p.geom::geography)::numeric, 1)::float AS distance_m,
+       round(ST_X(ST_PointOnSurface(s.geom))::numeric, 6)::float AS lon,
+       round(ST_Y(ST_PointOnSurface(s.geom))::numeric, 6)::float AS lat
 FROM polluted_sites s, p WHERE ST_DWithin(s.geom::geography, p.geom::geography, :b)
 ORDER BY inside DESC, distance_m, s.code"""), {"c": park, "b": BUFFER_M}).mappings().all()
     return [dict(r) for r in rows]

@@ -341,18 +341,13 @@ def _first_untraversable(cluster: _Cluster, dirs: list[Path]) -> Path | None:
 
 
 def _grant_search(directory: Path, user: str) -> None:
-    if setfacl := shutil.which("setfacl"):
-        how = f"setfacl -m u:{user}:x"
-        proc = subprocess.run([setfacl, "-m", f"u:{user}:x", str(directory)], capture_output=True, text=True,
-                              check=False)
-        if proc.returncode != 0:
-            raise EmbeddedDatabaseError(f"{how} {directory} failed: {proc.stderr.strip()}")
-    else:
-        how = "chmod o+x"
-        try:
-            os.chmod(directory, stat.S_IMODE(directory.stat().st_mode) | stat.S_IXOTH)
-        except OSError as exc:
-            raise EmbeddedDatabaseError(f"{how} {directory} failed: {exc}") from exc
+    # chmod o+x (search only: no listing, no reading). An ACL entry (setfacl) was tried first and broke the
+    # cluster on some file systems (the server then could not open its own pg_control), so plain bits it is.
+    how = "chmod o+x"
+    try:
+        os.chmod(directory, stat.S_IMODE(directory.stat().st_mode) | stat.S_IXOTH)
+    except OSError as exc:
+        raise EmbeddedDatabaseError(f"{how} {directory} failed: {exc}") from exc
     message = (f"Đã cấp quyền đi qua (x) thư mục {directory} cho {user} / granted search (x) permission on "
                f"{directory} to {user} ({how}) so the embedded PostgreSQL server can reach its data")
     logger.warning(message)

@@ -44,16 +44,20 @@ def bbox_cells(geoms: gpd.GeoSeries, transform: Affine) -> np.ndarray:
 
 
 def _tile_boxes(transform: Affine, shape: tuple[int, int], bounds: tuple[float, ...]) -> tuple[np.ndarray, ...]:
-    """Tile indices (rows, cols) and boxes of the tiles meeting ``bounds``; boxes are clipped to the raster."""
+    """Tile indices (rows, cols) and boxes of the tiles meeting ``bounds``.
+
+    Boxes of edge tiles are NOT clipped to the raster: a clip at the raster's edge, computed in floating point,
+    can fall a hair inside the last cell and lose it, while exactextract itself ignores what lies outside.
+    """
     h, w = shape
     inv = ~transform
-    c0, r0 = inv * (bounds[0], bounds[3])
-    c1, r1 = inv * (bounds[2], bounds[1])
+    c0, r0 = inv @ (bounds[0], bounds[3])
+    c1, r1 = inv @ (bounds[2], bounds[1])
     tr = np.arange(max(int(min(r0, r1)) // TILE, 0), min(int(max(r0, r1)) // TILE, (h - 1) // TILE) + 1)
     tc = np.arange(max(int(min(c0, c1)) // TILE, 0), min(int(max(c0, c1)) // TILE, (w - 1) // TILE) + 1)
     rows, cols = (a.ravel() for a in np.meshgrid(tr, tc, indexing="ij"))
-    xa, ya = transform * (cols * TILE, rows * TILE)
-    xb, yb = transform * (np.minimum((cols + 1) * TILE, w), np.minimum((rows + 1) * TILE, h))
+    xa, ya = transform @ (cols * TILE, rows * TILE)
+    xb, yb = transform @ ((cols + 1) * TILE, (rows + 1) * TILE)
     boxes = shapely.box(np.minimum(xa, xb), np.minimum(ya, yb), np.maximum(xa, xb), np.maximum(ya, yb))
     return rows, cols, boxes
 

@@ -117,7 +117,8 @@ def _date(raw: pd.Series, text: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _boolean(raw: pd.Series, text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    low = text.str.lower()
+    # GDAL reads a JSON true/false column that has nulls as floats: 1.0 / 0.0 are booleans too.
+    low = text.str.lower().replace({"1.0": "1", "0.0": "0"})
     values = pd.Series(pd.NA, index=raw.index, dtype="boolean")
     values[low.isin(_TRUE)] = True
     values[low.isin(_FALSE)] = False

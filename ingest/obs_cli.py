@@ -8,13 +8,14 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from geo.db import check_connection, make_engine
+from geo.db import check_connection, make_engine, raw_connection
 from geo.errors import InputError
 from geo.settings import DatabaseSettings, IngestSettings
 from ingest import ledger
 from ingest.cli import print_result
 from ingest.obs_pipeline import ObsOptions, load_observations, revert
 from ingest.obs_readers import READERS
+from ingest.station_index_cli import register_station_commands
 
 console = Console()
 obs_app = typer.Typer(help="Số liệu quan trắc / monitoring observations (air hourly, water samples)")
@@ -61,9 +62,13 @@ def revert_command(run: int) -> None:
     """Hoàn tác chính xác một lần nạp số liệu / undo a measurements load exactly (recorded as a new run)."""
     engine = make_engine(DatabaseSettings())
     new_run = revert(engine, run, ledger.who(IngestSettings().user))
-    console.print(f"run {run} reverted by run {new_run}")
+    with raw_connection(engine) as conn:
+        counts = (ledger.get(conn, new_run)["options"] or {}).get("indices_refreshed", {})
+    console.print(f"run {run} reverted by run {new_run}; chỉ số đã làm mới / stored indices refreshed: "
+                  + ", ".join(f"{n} {table}" for table, n in counts.items()), highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the observations command group to the `geo` program."""
+    """Add the observations command group, and `geo aqi station` / `geo wqi station`, to the `geo` program."""
     app.add_typer(obs_app, name="observations")
+    register_station_commands()

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from geo.errors import InputError
 from geo.settings import AreaSettings, IngestSettings
 from ingest.pipeline import LoadOptions, LoadResult, ingest_file
+from ingest.sample_eip import enterprise_features, link_features, load_workflow
 from ingest.sample_shapes import (LocalPlane, ZoneShares, bowtie, disjoint, geometry_json, grid_tiling, on_line,
                                   polyline, snap, star_polygon, zone_park)
 from layers import REGISTRY
@@ -411,7 +412,9 @@ BUILDERS: tuple[tuple[str, Builder, str], ...] = (
     ("park_zones", zone_features, "geojson"), ("monitoring_stations", station_features, "csv"),
     ("forest_areas", forest_features, "geojson"), ("polluted_sites", polluted_features, "geojson"),
     ("water_bodies", water_features, "geojson"), ("water_abstraction_points", abstraction_features, "geojson"),
-    ("waste_facilities", waste_features, "geojson"))
+    ("waste_facilities", waste_features, "geojson"),
+    # Eco-industrial parks: firms after the parks and zones they sit in, links after the firms they join.
+    ("enterprises", enterprise_features, "csv"), ("symbiosis_links", link_features, "geojson"))
 
 
 def geojson_text(layer: str, features: list[Feature]) -> str:
@@ -481,4 +484,6 @@ def load_sample(engine: Engine, manifest: SampleManifest, *, ingest_settings: In
         results.append(result)
         if on_result is not None:
             on_result(result)
+    # Parks at different conversion stages (status history, evidence, declarations, one assessment each).
+    load_workflow(engine)
     return results

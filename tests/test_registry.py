@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SQL_TYPES = {FieldType.TEXT: "TEXT", FieldType.INTEGER: "BIGINT", FieldType.NUMBER: "DOUBLE PRECISION",
              FieldType.DATE: "DATE", FieldType.BOOLEAN: "BOOLEAN"}
 FAMILIES = {"admin_units", "industrial_parks", "park_zones", "monitoring_stations", "forest_areas",
-            "polluted_sites", "water_bodies", "water_abstraction_points", "waste_facilities"}
+            "polluted_sites", "water_bodies", "water_abstraction_points", "waste_facilities", "enterprises",
+            "symbiosis_links"}
 
 
 def test_every_family_is_registered():

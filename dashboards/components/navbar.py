@@ -1,7 +1,7 @@
 """The staff navigation bar: pages, who is logged in (with role), logout (a CSRF-protected POST form)."""
 from __future__ import annotations
 
-from dash import html
+from dash import dcc, html
 
 from dashboards.i18n import t
 from geo.access import ROLE_TITLES, Role
@@ -20,7 +20,7 @@ def navbar(lang: str, user: User | None, csrf: str | None, here: str) -> html.Na
     items.append(html.Span(f"{user.display_name or user.username} · {vi if lang == 'vi' else en}",
                            className="nav-user", id="nav-user"))
     items.append(html.Form([
-        html.Input(type="hidden", name="csrf_token", value=csrf or ""),
+        dcc.Input(type="hidden", name="csrf_token", value=csrf or ""),
         html.Button(t("nav.logout", lang), type="submit", className="nav-logout"),
     ], method="POST", action="/logout", className="nav-logout-form"))
     return html.Nav(items, className="staff-nav")

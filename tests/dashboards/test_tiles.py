@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from urllib.parse import urlparse
 
 import mapbox_vector_tile
@@ -12,10 +13,10 @@ import requests
 from sqlalchemy import text
 
 from dashboards.tiles import MVT_TYPE, tile_state
+from geo.db import raw_connection
 from geo.users import AccountError, add_user, set_password
 from ingest.history import revert
 from ingest.pipeline import LoadOptions, ingest_file
-from geo.db import raw_connection
 from layers import REGISTRY
 
 PASSWORD = "tiles-test-password-1"
@@ -211,3 +212,31 @@ def test_tilejson_url_serves_tiles_over_http(server_url, air_db):
     r = requests.get(doc["tiles"][0].format(z=12, x=x, y=y), timeout=10)
     assert r.status_code == 200 and r.headers["Content-Type"] == MVT_TYPE
     assert park["code"] in {f["properties"]["code"] for f in features(r.content, "industrial_parks")}
+
+
+def test_version_clock_never_answers_with_a_version_older_than_the_call(app, air_db):
+    """Concurrent callers share reads, yet each sees every version committed before it asked."""
+    clock, key = tile_state(app.server).clock, "pytest_clock_probe"  # not a layer: ingest versions untouched
+    stale: list[tuple[int, int]] = []
+
+    def bump_then_read() -> None:
+        for _ in range(15):
+            with air_db.begin() as conn:
+                committed = conn.execute(text(
+                    "INSERT INTO data_versions (layer, version) VALUES (:k, 1) ON CONFLICT (layer) DO UPDATE "
+                    "SET version = data_versions.version + 1 RETURNING version"), {"k": key}).scalar()
+            seen = clock.current().get(key, 0)
+            if seen < committed:
+                stale.append((seen, committed))
+
+    reads = clock.reads
+    try:
+        workers = [threading.Thread(target=bump_then_read) for _ in range(8)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        with air_db.begin() as conn:
+            conn.execute(text("DELETE FROM data_versions WHERE layer = :k"), {"k": key})
+    assert stale == [] and 0 < clock.reads - reads <= 8 * 15
