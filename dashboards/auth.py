@@ -7,12 +7,12 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlparse
 
-from flask import Blueprint, Flask, Response, abort, g, redirect, request
+from flask import Flask, Response, abort, g, has_request_context, redirect, request
 from sqlalchemy import Engine, text
 
 from dashboards.context import AppContext
 from geo.access import Role, can_see
-from geo.users import User, authenticate
+from geo.users import User
 from layers import REGISTRY
 
 SESSION_COOKIE = "geo_session"
@@ -35,8 +35,13 @@ def current_user() -> User | None:
 
 def layer_level(actx: AppContext, layer: str) -> str:
     """The layer's access level: an administrator's override, else the registry's default."""
-    overrides = actx.cache.get_or_compute(("layer_access",), ("layer_access",), lambda: _overrides(actx.engine))
-    return overrides.get(layer, REGISTRY.get(layer).access.value)
+    # One version check per request, not per call: a tile request asks several times.
+    memo = g.get("_layer_overrides") if has_request_context() else None
+    if memo is None:
+        memo = actx.cache.get_or_compute(("layer_access",), ("layer_access",), lambda: _overrides(actx.engine))
+        if has_request_context():
+            g._layer_overrides = memo
+    return memo.get(layer, REGISTRY.get(layer).access.value)
 
 
 def _overrides(engine: Engine) -> dict[str, str]:
