@@ -257,7 +257,7 @@ def run_load(port: int, paths: list[str], clients: int, duration: float, warmup:
 
 # ---------------------------------------------------------------------------------------------------- main
 def report(results: dict[tuple[str, str], dict], clients: int) -> None:
-    print(f"\n{"endpoint":<46}{'server':<10}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+    print(f"\n{'endpoint':<46}{'server':<10}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
           f"{'errors':>8}{'KB/resp':>9}")
     for (name, kind), r in results.items():
         print(f"{name:<46}{kind:<10}{r['requests']:>9,}{r['rps']:>9,.0f}{r['p50']:>9.1f}{r['p95']:>9.1f}"

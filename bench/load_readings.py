@@ -5,6 +5,7 @@ Run from the repository root (see bench/README.md):
     python bench/load_readings.py                      # 10,008,000 readings: 100 stations x 6 pollutants x 695 days
     python bench/load_readings.py --rows 600000        # quick trial
     python bench/load_readings.py --rows 1000000 --profile   # cProfile of one pipeline file load, no timing
+    python bench/load_readings.py --rows 120000 --stations 20 --files 2 --variants   # phases + merge SQL variants
 
 The readings come from ``ingest.sample_readings.air_readings`` (deterministic seed, ~1 % missing hours) and are written
 ONCE into generic long CSV files in ``bench/out/`` (station, parameter, time with +07:00, value, unit, flag). The
@@ -22,7 +23,10 @@ In ONE run, against ONE scratch database, each in its own forked child (so that 
                  what most users write; ``--tosql-method multi`` for multi-row VALUES) into a plain table with
                  no key, no constraint, no index (this favours to_sql: the pipeline also validates every row,
                  converts units, keeps a ledger and enforces the primary key and foreign keys).
-It prints wall time, rows/s, peak RSS of each child, and the ratio to_sql / pipeline. A benchmark, not a timed test.
+The two are interleaved file by file (pipeline file k, to_sql file k, ...), so both see the same load on a shared
+machine; ``--max-minutes`` (default 40) bounds the run: it stops after the file during which the budget ran out and
+reports the files both methods loaded. It prints wall time, rows/s, peak RSS of each child, and the ratio
+to_sql / pipeline. A benchmark, not a timed test.
 """
 from __future__ import annotations
 
@@ -251,10 +255,10 @@ def phases_and_variants(url: str, path: Path) -> None:
 
         t_stage = fresh()
         print(f"\nphases of one pipeline load, {path.name} ({n:,} rows):")
-        print(f"  {'phase':<58}{'s':>8}{'us/row':>9}")
+        print(f"  {'phase':<70}{'s':>8}{'us/row':>9}")
         for name, t in (("read_observations (CSV -> raw frame)", t1 - t0), ("check_observations", t2 - t1),
                         ("stage(): rows -> Python lists -> binary COPY into temp table", t_stage)):
-            print(f"  {name:<58}{t:>8.2f}{t / n * 1e6:>9.1f}")
+            print(f"  {name:<70}{t:>8.2f}{t / n * 1e6:>9.1f}")
         variants = [
             ("merge() as shipped (upsert + change-log CTE)", None, None),
             ("INSERT .. ON CONFLICT DO NOTHING, no change-log CTE", f"INSERT INTO measurements ({cols}) SELECT "
@@ -276,7 +280,7 @@ def phases_and_variants(url: str, path: Path) -> None:
                 t = time.perf_counter()
                 op.merge(conn, run) if sql is None else conn.execute(sql, (run,))
                 best = min(best, time.perf_counter() - t)
-            print(f"  {'merge variant: ' + name:<58}{best:>8.2f}{best / n * 1e6:>9.1f}", flush=True)
+            print(f"  {'merge variant: ' + name:<70}{best:>8.2f}{best / n * 1e6:>9.1f}", flush=True)
         conn.rollback()
         conn.execute("TRUNCATE measurements, measurement_changes")
         conn.commit()
@@ -350,7 +354,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--variants", action="store_true",
                     help="time the pipeline's phases and SQL variants of its merge on the first file instead")
     ap.add_argument("--admin-url", default=DEFAULT_ADMIN, help="server for the scratch database")
-    ap.add_argument("--keep", action="store_true", help=f"do not drop the scratch database {SCRATCH_DB}")
+    ap.add_argument("--db", default=SCRATCH_DB, help="name of the scratch database (created and dropped here)")
+    ap.add_argument("--keep", action="store_true", help="do not drop the scratch database at the end")
+    ap.add_argument("--max-minutes", type=float, default=40.0,
+                    help="stop after the file during which this much loading time has passed; the table then "
+                         "covers the files both methods loaded")
     args = ap.parse_args(argv)
     method = None if args.tosql_method == "none" else args.tosql_method
 
@@ -365,8 +373,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"data:    {n:,} readings = {args.stations} stations x {POLLUTANTS} pollutants x {days} days x 24 h, in "
           f"{len(files)} files of ~{n // len(files):,} rows ({size:,.0f} MB) under "
           f"{files[0].parent.relative_to(ROOT)} ({time.perf_counter() - t0:.1f} s to make or find)")
-    url = f"{args.admin_url}/{SCRATCH_DB}"
-    scratch_database(args.admin_url, SCRATCH_DB, create=True)
+    url = f"{args.admin_url}/{args.db}"
+    scratch_database(args.admin_url, args.db, create=True)
     engine = engine_for(url)
     reports = OUT / "reports"
     try:
@@ -386,7 +394,12 @@ def main(argv: list[str] | None = None) -> None:
         methods = [m for m in ("pipeline", "to_sql") if args.only in (None, m)]
         res = {m: {"rows": 0, "seconds": 0.0, "peak_rss_mb": 0.0} for m in methods}
         print(f"  loading file by file, pipeline then to_sql ({loadavg()})", flush=True)
-        for path in files:
+        started = time.monotonic()
+        for k, path in enumerate(files):
+            if time.monotonic() - started > args.max_minutes * 60:
+                print(f"  STOPPED by --max-minutes {args.max_minutes:g} after {k} of {len(files)} files: the table "
+                      f"below covers {k} files, the check the rows loaded so far", flush=True)
+                break
             line = f"    {path.name}:"
             for m in methods:
                 out = (in_child(run_pipeline, url, path, reports) if m == "pipeline"
@@ -408,7 +421,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         engine.dispose()
         if not args.keep:
-            scratch_database(args.admin_url, SCRATCH_DB, create=False)
+            scratch_database(args.admin_url, args.db, create=False)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,6 @@ def choropleth(geojson: dict, units: pd.DataFrame, values: pd.DataFrame, ind: In
                lang: str, basemap: str) -> go.Figure:
     """Units coloured by value; units without a value are drawn grey (never coloured as if zero)."""
     merged = units[["code", "name_vi", "name_en"]].merge(values, on="code", how="left")
-    # A new trace uid per unit set: plotly keeps a MapLibre source per trace uid and would keep drawing the
-    # previous version's shapes after the boundary switch.
-    uid = f"{len(units)}-{abs(hash(tuple(units.code))) % 10**8}"
     names = merged.name_vi if lang == "vi" else merged.name_en
     has = merged.value.notna()
     unit_text = ind.unit
@@ -33,12 +30,12 @@ def choropleth(geojson: dict, units: pd.DataFrame, values: pd.DataFrame, ind: In
                                colorscale=[[0, NO_VALUE], [1, NO_VALUE]], showscale=False,
                                marker={"opacity": 0.55, "line": {"width": 1, "color": "#555"}},
                                hovertext=[h for h, x in zip(hover, has) if not x], hoverinfo="text",
-                               name="no-value", uid=f"none-{uid}")]
+                               name="no-value")]
     traces.append(go.Choroplethmap(
         geojson=geojson, locations=merged.code[has], z=merged.value[has], colorscale=SCALE,
         marker={"opacity": 0.75, "line": {"width": 1, "color": "#333"}},
         colorbar={"title": {"text": unit_text}, "thickness": 12},
-        hovertext=[h for h, x in zip(hover, has) if x], hoverinfo="text", name="values", uid=f"values-{uid}"))
+        hovertext=[h for h, x in zip(hover, has) if x], hoverinfo="text", name="values"))
     fig = go.Figure(traces)
     fig.update_layout(map={"style": map_style(basemap), "center": CENTRE, "zoom": 8.9},
                       margin={"l": 0, "r": 0, "t": 30, "b": 0}, uirevision="targets-map",

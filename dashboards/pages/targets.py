@@ -31,6 +31,10 @@ class Ids:
     version = "targets-version"
     version_label = "targets-version-label"
     map = "targets-map"
+
+    @staticmethod
+    def map_for(version: str) -> str:
+        return f"targets-map-{version}"
     trend = "targets-trend"
     lineage = "targets-lineage"
     lineage_title = "targets-lineage-title"
@@ -68,13 +72,21 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
                   html.A(csv, id=Ids.csv, className="targets-export"),
                   html.A(xlsx, id=Ids.xlsx, className="targets-export")], className="targets-controls"),
         html.Main([
-            dcc.Graph(id=Ids.map, className="targets-map", config={"displaylogo": False, "scrollZoom": True}),
+            # One map per boundary version: plotly's MapLibre layer keeps the first GeoJSON it was given and
+            # went on drawing district shapes after a switch to wards; each graph keeps its own geometry.
+            html.Div([dcc.Graph(id=Ids.map_for(v), className="targets-map", style=_shown(v == "pre2025"),
+                                config={"displaylogo": False, "scrollZoom": True}) for v in data.VERSIONS],
+                     id=Ids.map, className="targets-map-box"),
             html.Div([dcc.Graph(id=Ids.trend, config={"displaylogo": False, "displayModeBar": False}),
                       html.Details([html.Summary(lin_title, id=Ids.lineage_title),
                                     html.Div(id=Ids.lineage)], open=True, className="targets-lineage")],
                      className="targets-side"),
         ], className="targets-main"),
     ], className="targets-page")
+
+
+def _shown(visible: bool) -> dict:
+    return {} if visible else {"display": "none"}
 
 
 def _number(v: float | None, unit: str) -> str:
@@ -194,15 +206,19 @@ def register_page(app: Dash, actx: AppContext) -> None:
         chosen = current if current in ids else first_with_values(actx, theme) or (ids[0] if ids else None)
         return [card_view(c, lang) for c in data.cards(actx.engine, theme)], options, chosen
 
-    @app.callback(Output(Ids.map, "figure"), Output(Ids.trend, "figure"), Output(Ids.lineage, "children"),
+    @app.callback(*[Output(Ids.map_for(v), "figure") for v in data.VERSIONS],
+                  *[Output(Ids.map_for(v), "style") for v in data.VERSIONS],
+                  Output(Ids.trend, "figure"), Output(Ids.lineage, "children"),
                   Output(Ids.csv, "href"), Output(Ids.xlsx, "href"),
                   Input(Ids.indicator, "value"), Input(Ids.version, "value"), Input(Ids.lang, "data"))
     def on_indicator(indicator_id: str | None, version: str, lang: str) -> tuple:
         if not indicator_id:
             raise dash.exceptions.PreventUpdate
         fig, trend, lineage = figures(actx, indicator_id, version, lang_or_default(lang))
-        return fig, trend, lineage, export_path(indicator_id, "csv", version), export_path(indicator_id, "xlsx",
-                                                                                            version)
+        maps = [fig if v == version else dash.no_update for v in data.VERSIONS]
+        styles = [_shown(v == version) for v in data.VERSIONS]
+        return (*maps, *styles, trend, lineage, export_path(indicator_id, "csv", version),
+                export_path(indicator_id, "xlsx", version))
 
 
 def first_with_values(actx: AppContext, theme: str) -> str | None:

@@ -192,14 +192,16 @@ def test_targets_page_in_the_browser(world, browser, server_url):
     pg.click("#login-submit")
     expect(pg.locator("#targets-title")).to_have_text("Mục tiêu tăng trưởng xanh — Bình Dương (cũ)", timeout=30_000)
     expect(pg.locator("[id='targets-card-T12.2'] .card-value")).to_contain_text("%", timeout=30_000)
-    pg.wait_for_selector("#targets-map .maplibregl-canvas, #targets-map canvas", timeout=30_000)
+    pg.wait_for_selector("#targets-map-pre2025 .maplibregl-canvas, #targets-map-pre2025 canvas", timeout=30_000)
     expect(pg.locator("#targets-lineage")).to_contain_text("bd_districts_pre2025_dvhcvn.geojson", timeout=30_000)
     pg.screenshot(path=str(SHOTS / "targets_theme12_districts.png"), full_page=True)
-    n_units = "document.querySelector('#targets-map .js-plotly-plot')._fullData" \
-              ".reduce((n, t) => n + (t.locations || []).length, 0)"
-    pg.wait_for_function(f"{n_units} === 9", timeout=30_000)
+    def n_units(version: str) -> str:
+        return (f"document.querySelector('#targets-map-{version} .js-plotly-plot')?._fullData"
+                ".reduce((n, t) => n + (t.locations || []).length, 0)")
+    pg.wait_for_function(f"{n_units('pre2025')} === 9", timeout=30_000)
     pg.get_by_text("Phường/xã từ 1/7/2025").click()
-    pg.wait_for_function(f"{n_units} === 36", timeout=30_000)
+    pg.wait_for_function(f"{n_units('post2025')} === 36", timeout=30_000)
+    expect(pg.locator("#targets-map-pre2025")).to_be_hidden()
     pg.wait_for_timeout(1500)   # MapLibre repaints after plotly updates its data
     pg.screenshot(path=str(SHOTS / "targets_wards_post2025.png"), full_page=True)
     pg.locator("#targets-lineage-title").scroll_into_view_if_needed()
