@@ -72,6 +72,9 @@ def _station(code: str) -> dict:
 
 def _records(df: pd.DataFrame) -> list[dict]:
     out = df.copy()
+    if "aqi" in out.columns:
+        # An index is an integer; NULLs made pandas read the column as float.
+        out["aqi"] = out["aqi"].astype("Int64")
     for col in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[col]):
             out[col] = out[col].map(lambda v: None if pd.isna(v) else v.isoformat())

@@ -187,6 +187,15 @@ def feature_count(bind: Engine | Connection, layer: str) -> int:
         return int(conn.execute(text(f"SELECT count(*) FROM {_q(spec.table)}")).scalar() or 0)
 
 
+def count_matching(bind: Engine | Connection, layer: str, flt: AttrFilter | None = None,
+                   on: date | None = None) -> int:
+    spec = REGISTRY.get(layer)
+    params: dict[str, Any] = {}
+    where = _where(spec, flt, None, on, params)
+    with _connect(bind) as conn:
+        return int(conn.execute(text(f"SELECT count(*) FROM {_q(spec.table)} WHERE {where}"), params).scalar() or 0)
+
+
 def display_geojson(bind: Engine | Connection, layer: str, bbox: tuple | None, zoom: float,
                     flt: AttrFilter | None = None, on: date | None = None, limit: int = MAX_DRAW) -> dict:
     """Features in the view, simplified to about half a pixel at ``zoom`` (enough for display, far lighter)."""

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-# A complete MapLibre style with no sources: the map draws, nothing is fetched.
+# A complete MapLibre style that fetches nothing. Its one source is an empty inline GeoJSON: plotly drops an
+# empty ``sources`` object when it re-applies the style on a figure update, MapLibre then rejects the style and
+# every later update of that map is silently lost.
 BLANK_STYLE: dict[str, Any] = {
     "version": 8,
     "name": "blank",
-    "sources": {},
+    "sources": {"empty": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}},
     "layers": [{"id": "background", "type": "background", "paint": {"background-color": "#eef2f0"}}],
 }
 

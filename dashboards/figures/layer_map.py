@@ -98,23 +98,13 @@ def highlight_layers(geometry: dict | None) -> list[dict]:
     return out
 
 
-def _style(basemap: str) -> str | dict:
-    """The basemap style, made safe to re-apply: plotly drops the blank style's empty ``sources`` when it sets
-    the style again on an update, MapLibre then rejects the style and every later figure update is lost."""
-    style = map_style(basemap)
-    if isinstance(style, dict) and not style.get("sources"):
-        style = {**style, "sources": {"empty": {"type": "geojson",
-                                                "data": {"type": "FeatureCollection", "features": []}}}}
-    return style
-
-
 def layer_map(draws: list[LayerDraw], basemap: str, highlight: dict | None = None,
               centre: dict | None = None, zoom: float = 9) -> go.Figure:
     """A map with no data traces: layers are MapLibre layers; an empty trace makes plotly create the map."""
     layers = [layer for draw in draws for layer in map_layers(draw)] + highlight_layers(highlight)
     fig = go.Figure([go.Scattermap(lon=[], lat=[], mode="markers", name="dept-anchor", showlegend=False,
                                    hoverinfo="skip")])
-    fig.update_layout(map={"style": _style(basemap), "center": centre or CENTRE, "zoom": zoom,
+    fig.update_layout(map={"style": map_style(basemap), "center": centre or CENTRE, "zoom": zoom,
                            "layers": layers},
                       margin={"l": 0, "r": 0, "t": 0, "b": 0}, uirevision="dept-map", showlegend=False)
     return fig

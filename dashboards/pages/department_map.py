@@ -363,7 +363,7 @@ def apply_filter(actx: AppContext, layer: str | None, field: str | None, op: str
         flt = layers_data.parse_filter(layer, field, op, value)
     except layers_data.FilterError as err:
         return None, t(err.key, lang, **err.values)
-    n = len(layers_data.download_frame(actx.engine, layer, flt).index)
+    n = layers_data.count_matching(actx.engine, layer, flt)
     spec = REGISTRY.get(layer)
     return ({"layer": layer, "field": field, "op": op, "value": value},
             t("dept.filter.active", lang, layer=_title(spec, lang), field=_field_title(spec, field or "", lang),

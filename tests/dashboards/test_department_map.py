@@ -284,7 +284,9 @@ def test_download_href_carries_filter_bbox_and_date():
 def test_apply_filter_reports_count_or_reason(actx, as_role):
     as_role(Role.IP_AUTHORITY)
     data, message = dm.apply_filter(actx, "forest_areas", "origin", "eq", "planted", "vi")
-    assert data["field"] == "origin" and "đối tượng" in message
+    with actx.engine.connect() as conn:
+        n = conn.execute(text("SELECT count(*) FROM forest_areas WHERE origin = 'planted'")).scalar_one()
+    assert data["field"] == "origin" and f"— {n} đối tượng" in message
     assert dm.apply_filter(actx, "polluted_sites", "code", "eq", "x", "vi")[0] is None  # not visible to this role
     data, message = dm.apply_filter(actx, "forest_areas", "year; --", "eq", "1", "en")
     assert data is None and "has no field" in message
