@@ -23,7 +23,8 @@ console = Console()
 runs_app = typer.Typer(help="Các lần nạp / the ingest ledger", invoke_without_command=True)
 
 
-def _pairs(items: list[str], flag: str) -> dict[str, str]:
+def parse_pairs(items: list[str], flag: str) -> dict[str, str]:
+    """Repeated ``--map FIELD=COLUMN`` / ``--set FIELD=VALUE`` options as a dict."""
     out = {}
     for item in items:
         if "=" not in item:
@@ -47,8 +48,8 @@ def ingest_command(
 ) -> None:
     """Nạp một tệp vào một lớp / load one file into a layer (checked, idempotent, reversible)."""
     spec = REGISTRY.get(layer)
-    options = LoadOptions(crs=crs, layer=source_layer, mapping=_pairs(map_, "--map"),
-                          constants=_pairs(set_, "--set"), encoding=encoding, dry_run=dry_run,
+    options = LoadOptions(crs=crs, layer=source_layer, mapping=parse_pairs(map_, "--map"),
+                          constants=parse_pairs(set_, "--set"), encoding=encoding, dry_run=dry_run,
                           skip_invalid=skip_invalid, sync=sync)
     engine = make_engine(DatabaseSettings())
     check_connection(engine)

@@ -97,40 +97,35 @@ def _key_json(spec: LayerSpec, alias: str) -> sql.Composed:
 
 
 def _any_existing(conn: psycopg.Connection, spec: LayerSpec) -> bool:
-    """Whether any staged key is already in the table (taken under the load's table lock, so it holds)."""
+    """Whether any staged key is already in the table (asked under the load's table lock, so it holds)."""
     q = sql.SQL("SELECT EXISTS (SELECT 1 FROM {tbl} t JOIN {stage} src ON {on})").format(
         tbl=sql.Identifier(spec.table), stage=sql.Identifier(STAGE), on=_key_join(spec, "t", "src"))
     return bool(conn.execute(q).fetchone()[0])
 
 
-def _upsert_clause(spec: LayerSpec, changing: list[str]) -> sql.Composed:
-    return sql.SQL("ON CONFLICT ({key}) DO UPDATE SET {sets}, ingest_run_id = EXCLUDED.ingest_run_id, "
-                   "updated_at = now()\n  WHERE ({old}) IS DISTINCT FROM ({new})").format(
-        key=_ident(*spec.natural_key),
-        sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in changing),
-        old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in changing),
-        new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in changing))
-
-
-def merge(conn: psycopg.Connection, spec: LayerSpec, run_id: int) -> MergeCounts:
-    """Upsert staged rows by natural key; only rows that really differ are written, each with history."""
-    fields = spec.field_names
-    derived = spec.derived_columns
-    values = [*fields, "geom", *derived]
-    changing = [c for c in values if c not in spec.natural_key]
+def _src_sql(spec: LayerSpec) -> sql.Composed:
+    """The staged rows as table rows: geometry parsed once ('OFFSET 0' keeps the subquery from being
+    flattened, which would parse the WKB again for every use of g) and derived measures computed."""
     derived_sql = sql.SQL("").join(sql.SQL(", {} AS {}").format(sql.SQL(_DERIVED_SQL[d]), sql.Identifier(d))
-                                   for d in derived)
-    conn.execute("SET LOCAL jit = off")  # see below
-    q = sql.SQL("""
-WITH src AS (
+                                   for d in spec.derived_columns)
+    return sql.SQL("""src AS (
   SELECT {fields}, g AS geom{derived}
   FROM (SELECT s.*, ST_GeomFromWKB(s.geom_wkb, 4326) AS g FROM {stage} s OFFSET 0) s
-), before AS (
+)""").format(fields=_ident(*spec.field_names), derived=derived_sql, stage=sql.Identifier(STAGE))
+
+
+def _upsert_sql(spec: LayerSpec) -> sql.Composed:
+    """Insert new keys, update existing ones that really differ; history of both with the previous version."""
+    values = [*spec.field_names, "geom", *spec.derived_columns]
+    changing = [c for c in values if c not in spec.natural_key]
+    return sql.SQL("""
+WITH {src}, before AS (
   SELECT t.* FROM {tbl} t JOIN {stage} src ON {on}
 ), up AS (
   INSERT INTO {tbl} AS t ({values}, ingest_run_id)
   SELECT {values}, %(run)s FROM src
-  {upsert}
+  ON CONFLICT ({key}) DO UPDATE SET {sets}, ingest_run_id = EXCLUDED.ingest_run_id, updated_at = now()
+  WHERE ({old}) IS DISTINCT FROM ({new})
   RETURNING t.*
 ), h AS (
   INSERT INTO feature_history (run_id, layer, feature_id, feature_key, op, old_attrs, old_geom, new_attrs,
@@ -142,16 +137,44 @@ WITH src AS (
   RETURNING op
 )
 SELECT op, count(*) FROM h GROUP BY op""").format(
-        fields=_ident(*fields), derived=derived_sql, stage=sql.Identifier(STAGE), tbl=sql.Identifier(spec.table),
-        on=_key_join(spec, "t", "src"), values=_ident(*values),
-        upsert=_upsert_clause(spec, changing) if _any_existing(conn, spec) else sql.SQL(""),
+        src=_src_sql(spec), stage=sql.Identifier(STAGE), tbl=sql.Identifier(spec.table),
+        on=_key_join(spec, "t", "src"), values=_ident(*values), key=_ident(*spec.natural_key),
+        sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in changing),
+        old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in changing),
+        new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in changing),
         keyjson=_key_json(spec, "up"))
-    # Performance, not semantics: 'OFFSET 0' keeps the subquery from being flattened, so each WKB is parsed
-    # once (not once per use of g); 'before' joins the staging table (same keys as src) so that src is used
-    # once and streams into the INSERT instead of being materialised; when no staged key exists yet (a first
-    # load) a plain INSERT does exactly what the upsert would, without its speculative insertion per row (the
-    # table lock keeps other loads from adding keys meanwhile); and JIT is off because the planner's guess for
-    # the never-analysed staging table makes it compile for ~1 s, which cannot speed up PostGIS functions.
+
+
+def _insert_sql(spec: LayerSpec) -> sql.Composed:
+    """What _upsert_sql does when no staged key exists yet: every row an insert with no previous version."""
+    values = [*spec.field_names, "geom", *spec.derived_columns]
+    return sql.SQL("""
+WITH {src}, up AS (
+  INSERT INTO {tbl} AS t ({values}, ingest_run_id)
+  SELECT {values}, %(run)s FROM src
+  RETURNING t.id, {keys}
+), h AS (
+  INSERT INTO feature_history (run_id, layer, feature_id, feature_key, op, old_attrs, old_geom, new_attrs,
+                               geom_changed)
+  SELECT %(run)s, %(layer)s, up.id, {keyjson}, 'insert', NULL, NULL, NULL, NULL
+  FROM up
+  RETURNING op
+)
+SELECT op, count(*) FROM h GROUP BY op""").format(
+        src=_src_sql(spec), tbl=sql.Identifier(spec.table), values=_ident(*values),
+        keys=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(k)) for k in spec.natural_key),
+        keyjson=_key_json(spec, "up"))
+
+
+def merge(conn: psycopg.Connection, spec: LayerSpec, run_id: int) -> MergeCounts:
+    """Upsert staged rows by natural key; only rows that really differ are written, each with history."""
+    # JIT off: the planner's guess for the never-analysed staging table makes it compile for ~1 s, which
+    # cannot speed up PostGIS functions. When no staged key is in the table yet (a first load), the plain
+    # INSERT writes exactly what the upsert would (every row an insert, ids taken in the same order) without
+    # the upsert's per-row speculative insertion, its join with the (empty) previous versions, and carrying
+    # whole rows to the history; the table lock keeps other loads from adding keys meanwhile.
+    conn.execute("SET LOCAL jit = off")
+    q = _upsert_sql(spec) if _any_existing(conn, spec) else _insert_sql(spec)
     counts = dict(conn.execute(q, {"run": run_id, "layer": spec.name}).fetchall())
     staged = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(STAGE))).fetchone()[0]
     ins, upd = counts.get("insert", 0), counts.get("update", 0)

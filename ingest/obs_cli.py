@@ -12,23 +12,13 @@ from geo.db import check_connection, make_engine, raw_connection
 from geo.errors import InputError
 from geo.settings import DatabaseSettings, IngestSettings
 from ingest import ledger
-from ingest.cli import print_result
+from ingest.cli import parse_pairs, print_result
 from ingest.obs_pipeline import ObsOptions, load_observations, revert
 from ingest.obs_readers import READERS
 from ingest.station_index_cli import register_station_commands
 
 console = Console()
 obs_app = typer.Typer(help="Số liệu quan trắc / monitoring observations (air hourly, water samples)")
-
-
-def _mapping(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise InputError(f"--map expects FIELD=COLUMN, got {item!r}")
-        k, v = item.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
 
 
 @obs_app.command("load")
@@ -43,7 +33,7 @@ def load_command(
     """Nạp một tệp số liệu quan trắc / load one observation file (checked, idempotent, reversible)."""
     if kind not in READERS:
         raise InputError(f"unknown file kind {kind!r}; use one of {', '.join(READERS)}")
-    options = ObsOptions(station=station, mapping=_mapping(map_), dry_run=dry_run, skip_invalid=skip_invalid)
+    options = ObsOptions(station=station, mapping=parse_pairs(map_, "--map"), dry_run=dry_run, skip_invalid=skip_invalid)
     engine = make_engine(DatabaseSettings())
     check_connection(engine)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),

@@ -17,7 +17,7 @@ from pyogrio.errors import DataLayerError, DataSourceError, FieldError
 from pyproj import CRS
 
 from geo.crs import STORAGE_EPSG
-from geo.errors import CrsError, InputError
+from geo.errors import InputError
 
 TEXT_SUFFIXES = {".geojson", ".json", ".csv", ".kml", ".txt"}
 TABLE_SUFFIXES = {".csv", ".txt", ".xlsx"}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import shapely
-from shapely.geometry import Point, Polygon, box
+from shapely.geometry import Point, box
 from sqlalchemy import Engine
 
 from geo.errors import InputError

@@ -16,9 +16,13 @@ from geo.settings import AreaSettings, IngestSettings, SecuritySettings, WebSett
 from ingest import indices, ledger
 from ingest.sample import generate, load_sample
 from ingest.sample_readings import air_readings, end_hour
-from tests.conftest import truncate_all
+from tests.conftest import ARTIFACTS, truncate_all
 
 DAYS = 40
+CHROMIUM = "/usr/bin/chromium"  # Debian's Chromium; Playwright's own browser download does not work offline
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+SHOTS = ARTIFACTS / "screenshots"
 
 
 def store_readings(engine, frame) -> None:  # type: ignore[no-untyped-def]
@@ -80,3 +84,15 @@ def server_url(app) -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{port}"
     server.close()
+
+
+@pytest.fixture(scope="package")
+def browser():
+    """One headless Chromium for every browser test of the package."""
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()

@@ -1,24 +1,10 @@
 """The public page in headless Chromium: loads, shows stations, panel, language switch, phone layout."""
 from __future__ import annotations
 
-import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.conftest import ARTIFACTS
+from tests.dashboards.conftest import SHOTS
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
-SHOTS = ARTIFACTS / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def _open(browser, url: str, width: int = 1280, height: int = 900) -> Page:

@@ -339,17 +339,6 @@ _LAYERS_JS = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    from tests.dashboards.test_browser import ARGS, CHROMIUM, SHOTS
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
 
 def _drawn(page) -> dict:  # type: ignore[no-untyped-def]
     return page.evaluate(_LAYERS_JS) or {}
@@ -377,7 +366,7 @@ def _click_lonlat(page, lon: float, lat: float) -> None:  # type: ignore[no-unty
 def test_browser_login_toggle_switch_identify_download(browser, server_url, air_db, tmp_path):
     from playwright.sync_api import expect
 
-    from tests.dashboards.test_browser import SHOTS
+    from tests.dashboards.conftest import SHOTS
     ensure_user(air_db, "dm_browser", "department")
     page = browser.new_page(viewport={"width": 1440, "height": 900}, accept_downloads=True)
     page.goto(server_url + "/department")

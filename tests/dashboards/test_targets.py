@@ -8,7 +8,7 @@ import re
 import openpyxl
 import pandas as pd
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from sqlalchemy import text
 
 from dashboards import targets_data as data
@@ -20,12 +20,10 @@ from geo.settings import AreaSettings, DatabaseSettings
 from ingest.indicators import compute_indicators, report_value
 from ingest.rasters import ingest_raster
 from ingest.zonal import compute_zonal
-from tests.conftest import ARTIFACTS
-from tests.dashboards.test_browser import ARGS, CHROMIUM
+from tests.dashboards.conftest import SHOTS
 from tests.ingest.admin_loading import load_admin, province_raster
 
 PASSWORD = "correct horse battery"
-SHOTS = ARTIFACTS / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -173,14 +171,6 @@ def test_texts_exist_in_both_languages():
     assert vi[0].startswith("Mục tiêu") and en[0].startswith("Green-growth")
     assert all(not str(x).startswith("targets.") for x in (*vi, *en) if isinstance(x, str))
 
-
-@pytest.fixture(scope="module")
-def browser():
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def test_targets_page_in_the_browser(world, browser, server_url):

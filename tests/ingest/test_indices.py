@@ -1,7 +1,6 @@
 """Stored indices: a refresh writes what the pure engine computes, and an incremental refresh equals a full one."""
 from __future__ import annotations
 
-from datetime import timedelta
 
 import numpy as np
 import pandas as pd
