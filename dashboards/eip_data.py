@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from dashboards import auth
 from dashboards.context import AppContext
 from dashboards.i18n import t
-from geo import eip_assess
+from geo import eip_assess, eip_certificates
 from geo.access import can_see
 from geo.eip_register import Criterion
 from geo.eip_workflow import TITLES, authority_on, history, portfolio_statuses
@@ -78,6 +78,8 @@ class Scorecard:
     show_names: bool
     show_polluted: bool
     hidden: set[str] = field(default_factory=set)
+    certificates: list[dict[str, Any]] = field(default_factory=list)
+    firm_names: dict[str, str] = field(default_factory=dict)
 
 
 def _park(conn: Any, code: str) -> dict[str, Any] | None:
@@ -117,8 +119,10 @@ def scorecard(actx: AppContext, code: str, on: date | None = None) -> Scorecard 
         firms, links = _network(conn, code, on)
         card = Scorecard(park, on, a, "not_assessed", history(conn, code), authority_on(conn, on),
                          _zones(conn, code), firms, links, may_see(actx, "enterprises"),
-                         may_see(actx, "polluted_sites"))
+                         may_see(actx, "polluted_sites"), certificates=eip_certificates.for_park(conn, code, on))
     card.status = card.history[-1]["to_status"] if card.history else "not_assessed"
+    if card.show_names:
+        card.firm_names = {r.code: r.name_vi for r in firms.itertuples() if r.park_code == code}
     card.hidden = {metric for metric, layer in RESTRICTED_METRICS.items() if not may_see(actx, layer)}
     return card
 
@@ -156,3 +160,41 @@ def threshold_text(c: Criterion, lang: str) -> str:
         return "—"
     value = f"{c.operator} {c.threshold:g} {c.unit or ''}".strip()
     return f"{value} ({t('eip.reference_threshold', lang)})" if c.is_reference else value
+
+
+def enterprise_matrix(card: Scorecard) -> list[dict[str, Any]]:
+    """One row per firm of the park: its result for each enterprise-level criterion and its active certificate.
+
+    Only for roles that may see the enterprises layer; others get ``enterprise_counts``.
+    """
+    if not card.show_names:
+        return []
+    active = eip_certificates.active_on(card.certificates)
+    rows: dict[str, dict[str, Any]] = {}
+    for r in card.assessment.enterprise_results:
+        row = rows.setdefault(r.enterprise_code, {"code": r.enterprise_code,
+                                                  "name": card.firm_names.get(r.enterprise_code, ""), "results": {}})
+        row["results"][r.criterion.code] = r
+    for code, row in rows.items():
+        row["certificate"] = active.get(code)
+    return [rows[k] for k in sorted(rows)]
+
+
+def enterprise_counts(card: Scorecard) -> dict[str, Any]:
+    """Counts and shares per enterprise criterion, and the number of active certificates (no firm named)."""
+    s = card.assessment.summary()["enterprises"]
+    return {**s, "n_certificates_active": len(eip_certificates.active_on(card.certificates))}
+
+
+def certificate_rows(card: Scorecard) -> list[dict[str, Any]]:
+    """The park's certificates as the authority's own register: number, firm code (name only if allowed), status."""
+    out = []
+    for c in card.certificates:
+        out.append({**c, "enterprise_name": card.firm_names.get(c["enterprise_code"], "") if card.show_names else ""})
+    return out
+
+
+def active_certificate_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return dict(conn.execute(text("SELECT park_code, count(*) FROM eip_enterprise_certificates "
+                                      "WHERE status = 'active' GROUP BY park_code")).all())

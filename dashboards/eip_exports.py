@@ -42,6 +42,36 @@ def result_rows(card: eip_data.Scorecard, lang: str) -> list[list[object]]:
     return rows
 
 
+def enterprise_rows(card: eip_data.Scorecard, lang: str) -> tuple[list[str], list[list[object]]]:
+    """Per firm and criterion for roles that may see the enterprises layer; otherwise counts per criterion only."""
+    if card.show_names:
+        head = ["enterprise_code", "enterprise_name", "criterion", "result", "value", "figures", "certificate_no"]
+        rows: list[list[object]] = []
+        for row in eip_data.enterprise_matrix(card):
+            cert = row["certificate"]["certificate_no"] if row["certificate"] else ""
+            for code, r in row["results"].items():
+                rows.append([row["code"], row["name"], code, t(f"eip.result.{r.result}", lang), r.value,
+                             json.dumps(r.figures, ensure_ascii=False, default=str), cert])
+        return head, rows
+    counts = eip_data.enterprise_counts(card)
+    head = ["criterion", "pass", "fail", "unknown", "not_applicable", "share_pass_pct"]
+    rows = [[code, d["pass"], d["fail"], d["unknown"], d["not_applicable"], d["share_pass_pct"]]
+            for code, d in counts["by_criterion"].items()]
+    rows.append(["n_enterprises", counts["n_enterprises"], "all_pass", counts["all_pass"], "n_certificates_active",
+                 counts["n_certificates_active"]])
+    return head, rows
+
+
+CERT_HEAD = ("certificate_no", "enterprise_code", "issued_on", "issuing_body", "status", "revoked_on", "evidence_ref",
+             "recorded_by", "recorded_at")
+
+
+def certificate_export_rows(card: eip_data.Scorecard) -> list[list[object]]:
+    return [[c["certificate_no"], c["enterprise_code"], str(c["issued_on"]), c["issuing_body"], c["status_on"],
+             str(c["revoked_on"] or ""), c["evidence_ref"], c["recorded_by"], str(c["recorded_at"])[:19]]
+            for c in card.certificates]
+
+
 HEAD = ("category", "code", "title", "basis", "evaluation", "threshold", "confidence", "result", "value", "figures")
 
 
@@ -68,6 +98,15 @@ def xlsx_bytes(card: eip_data.Scorecard, lang: str) -> bytes:
     for h in card.history:
         hist.append([str(h["effective_on"]), h["from_status"], h["to_status"], h["changed_by"], h["reason"],
                      h["evidence_ref"], h["certificate_no"], str(h["certificate_date"] or ""), h["issuing_body"]])
+    firms = wb.create_sheet("Enterprises")
+    head, rows = enterprise_rows(card, lang)
+    firms.append(head)
+    for row in rows:
+        firms.append(row)
+    certs = wb.create_sheet("Certificates")
+    certs.append(list(CERT_HEAD))
+    for row in certificate_export_rows(card):
+        certs.append(row)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -109,6 +148,20 @@ def pdf_bytes(card: eip_data.Scorecard, lang: str) -> bytes:
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.3, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP"),
                                ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey)]))
     story.append(table)
+    grid = TableStyle([("GRID", (0, 0), (-1, -1), 0.3, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                       ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey)])
+    head, rows = enterprise_rows(card, lang)
+    if rows:
+        keep = [i for i, h in enumerate(head) if h != "figures"]
+        story += [Spacer(1, 8), Paragraph(t("eip.firms", lang), styles["Heading2"]),
+                  Table([[Paragraph(head[i], small) for i in keep]]
+                        + [[Paragraph("" if r[i] is None else str(r[i])[:200], small) for i in keep] for r in rows],
+                        repeatRows=1, style=grid)]
+    certs = certificate_export_rows(card)
+    story += [Spacer(1, 8), Paragraph(t("eip.cert.title", lang), styles["Heading2"])]
+    story.append(Table([[Paragraph(h, small) for h in CERT_HEAD]]
+                       + [[Paragraph(str(x), small) for x in r] for r in certs], repeatRows=1, style=grid)
+                 if certs else Paragraph(t("eip.cert.none", lang), styles["BodyText"]))
     doc.build(story)
     return buf.getvalue()
 
@@ -141,15 +194,17 @@ def blueprint() -> Blueprint:
         if not auth.allowed(Role.IP_AUTHORITY):
             abort(404)
         lang = lang_or_default(request.args.get("lang"))
-        frame = eip_data.portfolio(current_app.config["GEO_CONTEXT"].engine)
+        engine = current_app.config["GEO_CONTEXT"].engine
+        frame = eip_data.portfolio(engine)
+        certs = eip_data.active_certificate_counts(engine)
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(["code", "name_vi", "name_en", "status", "status_title", "status_since", "n_enterprises",
-                         "n_pass", "n_fail", "n_unknown", "assessed_on", "area_ha"])
+                         "n_pass", "n_fail", "n_unknown", "assessed_on", "area_ha", "n_eco_enterprise_certificates"])
         for r in frame.itertuples():
             writer.writerow([r.code, r.name_vi, r.name_en, r.status, TITLES[r.status][0 if lang == "vi" else 1],
                              r.status_since or "", r.n_enterprises, r.n_pass, r.n_fail, r.n_unknown,
-                             r.assessed_on or "", r.area_ha])
+                             r.assessed_on or "", r.area_ha, certs.get(r.code, 0)])
         # UTF-8 with BOM so that spreadsheet programs show Vietnamese correctly.
         return _download(("\ufeff" + buf.getvalue()).encode(), "text/csv; charset=utf-8", "eip_portfolio.csv")
 

@@ -10,6 +10,7 @@ from geo.db import raw_connection
 APP_WRITES = ("users", "sessions", "login_attempts", "layer_access")
 # The eco-park tracker records assessments, evidence, declarations and status changes from the app.
 APP_WRITES += ("eip_assessments", "eip_assessment_results", "eip_evidence", "eip_declarations", "eip_status_history")
+APP_WRITES += ("eip_enterprise_results", "eip_enterprise_certificates", "eip_certificate_history")
 # Tables the public paths never read, whatever the layer levels say.
 NEVER_PUBLIC = ("users", "sessions", "login_attempts", "feature_history", "measurement_changes", "ingest_runs")
 

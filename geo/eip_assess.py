@@ -10,10 +10,13 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from geo import eip_enterprise as ent
 from geo import eip_metrics as m
 from geo.eip_register import Criterion, Register, RegisterError, register_in_force
 
 RESULTS = ("pass", "fail", "unknown", "info")
+# 1: park results only (assessments stored before migration 0018); 2: park and enterprise results.
+INPUTS_SCHEME = 2
 _OPS = {">=": op.ge, "<=": op.le, ">": op.gt, "<": op.lt, "==": op.eq}
 
 
@@ -32,15 +35,17 @@ class Assessment:
     register: Register
     results: list[Result]
     context: dict[str, Any] = field(default_factory=dict)
+    enterprise_results: list[ent.EnterpriseResult] = field(default_factory=list)
     inputs_sha256: str = ""
     id: int | None = None
+    scheme: int = INPUTS_SCHEME
 
     def summary(self) -> dict[str, Any]:
         counts = {r: sum(x.result == r for x in self.results) for r in RESULTS}
         by_cat: dict[str, dict[str, int]] = {}
         for x in self.results:
             by_cat.setdefault(x.criterion.category, {r: 0 for r in RESULTS})[x.result] += 1
-        return {"counts": counts, "by_category": by_cat}
+        return {"counts": counts, "by_category": by_cat, "enterprises": ent.summary(self.enterprise_results)}
 
 
 def judge(c: Criterion, measure: m.Measure) -> str:
@@ -74,7 +79,7 @@ def _evidence(conn: Connection, park: str, c: Criterion, on: date) -> Result:
 def _declared(conn: Connection, park: str, c: Criterion, on: date) -> Result:
     row = conn.execute(text(
         "SELECT id, value_bool, value_number, declared_on, declared_by, source_ref FROM eip_declarations "
-        "WHERE park_code = :p AND criterion_code = :c AND declared_on <= :on ORDER BY declared_on DESC, id DESC "
+        "WHERE park_code = :p AND criterion_code = :c AND enterprise_code IS NULL AND declared_on <= :on ORDER BY declared_on DESC, id DESC "
         "LIMIT 1"), {"p": park, "c": c.code, "on": on}).mappings().first()
     if row is None:
         return Result(c, "unknown", None, {"reason": "not_declared"})
@@ -102,7 +107,8 @@ def measures(conn: Connection, park: str, on: date) -> tuple[dict[str, m.Measure
 
 
 def assess(conn: Connection, park: str, on: date, version: str | None = None) -> Assessment:
-    """Evaluate every park-level criterion of the register in force on ``on`` (or of ``version``)."""
+    """Evaluate every criterion of the register in force on ``on`` (or of ``version``): the park-level ones for
+    the park, the enterprise-level ones for each of its firms (same register, same date, same hash)."""
     if not m.park_exists(conn, park):
         raise RegisterError(f"không có KCN {park} / no industrial park {park}")
     register = register_in_force(conn, on, version)
@@ -118,7 +124,8 @@ def assess(conn: Connection, park: str, on: date, version: str | None = None) ->
             results.append(_evidence(conn, park, c, on))
         else:
             results.append(_declared(conn, park, c, on))
-    a = Assessment(park, on, register, results, context)
+    firm_results = ent.evaluate(conn, park, on, register, context["links"])
+    a = Assessment(park, on, register, results, context, firm_results)
     a.inputs_sha256 = inputs_hash(a)
     return a
 
@@ -127,6 +134,9 @@ def canonical(a: Assessment) -> str:
     doc = {"park": a.park_code, "on": a.assessed_on.isoformat(), "register": a.register.version,
            "register_sha256": a.register.sha256,
            "results": [[r.criterion.code, r.result, r.value, r.figures] for r in a.results]}
+    if a.scheme >= 2:
+        doc["enterprise_results"] = [[r.enterprise_code, r.criterion.code, r.result, r.value, r.figures]
+                                     for r in a.enterprise_results]
     return json.dumps(doc, ensure_ascii=False, sort_keys=True, default=str)
 
 
@@ -137,16 +147,29 @@ def inputs_hash(a: Assessment) -> str:
 def store(conn: Connection, a: Assessment, who: str) -> int:
     """Write the assessment and its results (figures included); returns its id."""
     a.id = conn.execute(text(
-        "INSERT INTO eip_assessments (park_code, assessed_on, register_version, inputs_sha256, summary, created_by) "
-        "VALUES (:p, :on, :v, :h, CAST(:s AS jsonb), :who) RETURNING id"),
-        {"p": a.park_code, "on": a.assessed_on, "v": a.register.version, "h": a.inputs_sha256,
+        "INSERT INTO eip_assessments (park_code, assessed_on, register_version, inputs_sha256, inputs_scheme, summary, "
+        "created_by) VALUES (:p, :on, :v, :h, :sc, CAST(:s AS jsonb), :who) RETURNING id"),
+        {"p": a.park_code, "on": a.assessed_on, "v": a.register.version, "h": a.inputs_sha256, "sc": a.scheme,
          "s": json.dumps(a.summary()), "who": who}).scalar_one()
     for i, r in enumerate(a.results):
         conn.execute(text("INSERT INTO eip_assessment_results (assessment_id, position, criterion_code, result, value, "
                           "figures) VALUES (:a, :i, :c, :r, :v, CAST(:f AS jsonb))"),
                      {"a": a.id, "i": i, "c": r.criterion.code, "r": r.result, "v": r.value,
                       "f": json.dumps(r.figures, ensure_ascii=False, default=str)})
+    positions = {c.code: i for i, c in enumerate(a.register.criteria)}
+    if a.enterprise_results:
+        conn.execute(text("INSERT INTO eip_enterprise_results (assessment_id, enterprise_code, criterion_code, position, "
+                          "result, value, figures) VALUES (:a, :e, :c, :i, :r, :v, CAST(:f AS jsonb))"),
+                     [{"a": a.id, "e": r.enterprise_code, "c": r.criterion.code, "i": positions[r.criterion.code],
+                       "r": r.result, "v": r.value, "f": json.dumps(r.figures, ensure_ascii=False, default=str)}
+                      for r in a.enterprise_results])
     return a.id
+
+
+def stored_enterprise_results(conn: Connection, assessment_id: int) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(text(
+        "SELECT enterprise_code, criterion_code, result, value, figures FROM eip_enterprise_results "
+        "WHERE assessment_id = :a ORDER BY enterprise_code, position"), {"a": assessment_id}).mappings()]
 
 
 def latest_stored(conn: Connection, park: str) -> dict[str, Any] | None:

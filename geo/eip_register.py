@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
@@ -19,6 +20,7 @@ LEVELS = ("park", "enterprise")
 EVALUATIONS = ("computed", "evidence", "declared")
 OPERATORS = (">=", "<=", ">", "<", "==")
 CONFIDENCE = ("CONFIRMED", "UNCONFIRMED")
+VERSION_RE = re.compile(r"\d+(\.\d+)*")  # numeric, so that versions valid from the same day order by number
 
 
 class RegisterError(GeoError):
@@ -61,6 +63,10 @@ class Register:
     def park_criteria(self) -> tuple[Criterion, ...]:
         return tuple(c for c in self.criteria if c.level == "park")
 
+    def enterprise_criteria(self) -> tuple[Criterion, ...]:
+        """Criteria evaluated for each enterprise (Decree 35 Art. 37(2), Circular 05 form B.5)."""
+        return tuple(c for c in self.criteria if c.level == "enterprise")
+
 
 def _check(c: Criterion, where: str) -> None:
     problems = []
@@ -93,6 +99,9 @@ def read_register(path: Path) -> Register:
                        doc["title_en"], hashlib.sha256(raw).hexdigest(), criteria)
     except (yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
         raise RegisterError(f"{path.name}: tệp danh mục tiêu chí không đọc được / unreadable register: {exc}") from exc
+    if not VERSION_RE.fullmatch(reg.version):
+        raise RegisterError(f"{path.name}: phiên bản phải dạng số, vd 2025.2 / the version must be numeric, "
+                            f"e.g. 2025.2 (got {reg.version!r})")
     codes = [c.code for c in criteria]
     if len(set(codes)) != len(codes):
         raise RegisterError(f"{path.name}: mã tiêu chí trùng / duplicate criterion codes")
@@ -132,10 +141,12 @@ def sync_registers(conn: Connection, folder: Path = DATA_DIR) -> list[str]:
 
 
 def register_in_force(conn: Connection, on: date, version: str | None = None) -> Register:
-    """The stored register in force on ``on`` (latest valid_from ≤ on), or the one named by ``version``."""
+    """The stored register in force on ``on`` (latest valid_from ≤ on, then highest version), or ``version``."""
     head = conn.execute(text(
         "SELECT version, valid_from, title_vi, title_en, sha256 FROM criteria_registers WHERE "
-        + ("version = :ver" if version else "valid_from <= :on") + " ORDER BY valid_from DESC LIMIT 1"),
+        + ("version = :ver" if version else "valid_from <= :on")
+        # Two versions valid from the same day: the higher version number amends the lower one.
+        + " ORDER BY valid_from DESC, string_to_array(version, '.')::int[] DESC LIMIT 1"),
         {"ver": version, "on": on}).first()
     if head is None:
         raise RegisterError(f"không có danh mục tiêu chí hiệu lực ngày {on} / no criteria register in force on {on}"

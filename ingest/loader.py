@@ -115,7 +115,11 @@ def _src_sql(spec: LayerSpec) -> sql.Composed:
 
 
 def _upsert_sql(spec: LayerSpec) -> sql.Composed:
-    """Insert new keys, update existing ones that really differ; history of both with the previous version."""
+    """Insert new keys, update existing ones that really differ; history of both with the previous version.
+
+    'before' joins the staging table (same keys as src), so src is used once and streams into the INSERT
+    instead of being materialised.
+    """
     values = [*spec.field_names, "geom", *spec.derived_columns]
     changing = [c for c in values if c not in spec.natural_key]
     return sql.SQL("""

@@ -9,7 +9,7 @@ import shapely
 from shapely.geometry import LineString, Point
 from sqlalchemy import Engine, text
 
-from geo import eip_assess
+from geo import eip_assess, eip_certificates
 from geo.eip_register import sync_registers
 from geo.eip_workflow import Change, change_status
 from ingest.sample_shapes import snap
@@ -57,6 +57,9 @@ EVIDENCE_CRITERIA = ("D35-37.1a", "D35-37.1c", "D35-37.1d")
 DECLARED = ("A5-PM.1", "A5-PM.2", "A5-PM.3", "A5-ENV.4", "A5-SOC.3", "A5-SOC.5", "A5-SOC.7", "A5-ECO.1", "A5-ECO.3",
             "A5-ECO.5", "A5-ECO.6")
 WHO = "geo sample"
+# Eco-enterprise certificates (firm, number, issue date, decision); the issuing body defaults to the board in force.
+CERTIFICATES = (("SMP-DN-NTU-01", "SMP-GCN-DNST-01/2024", "2024-08-01", "SMP-QĐ-DNST-01/2024"),
+                ("SMP-DN-VSIP1-01", "SMP-GCN-DNST-02/2025", "2025-10-01", "SMP-QĐ-DNST-02/2025"))
 
 
 def _firm_points(rng: random.Random, factories: list[shapely.Geometry], n: int) -> list[Point]:
@@ -144,6 +147,10 @@ def load_workflow(engine: Engine, on: date | None = None) -> bool:
             return False
         _stages(conn)
         _records(conn)
+        for firm, number, issued, decision in CERTIFICATES:
+            if conn.execute(text("SELECT 1 FROM enterprises WHERE code = :e"), {"e": firm}).first():
+                eip_certificates.record(conn, eip_certificates.NewCertificate(
+                    firm, number, date.fromisoformat(issued), decision, WHO))
         parks = [r[0] for r in conn.execute(text("SELECT code FROM industrial_parks WHERE code LIKE 'SMP-%' "
                                                  "ORDER BY code"))]
         for park in parks:

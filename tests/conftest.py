@@ -25,6 +25,7 @@ DATA_TABLES = ("admin_units", "industrial_parks", "park_zones", "monitoring_stat
                "feature_history", "ingest_runs", "data_versions")
 DATA_TABLES += ("enterprises", "symbiosis_links", "eip_evidence", "eip_declarations", "eip_assessment_results",
                 "eip_assessments", "eip_status_history")
+DATA_TABLES += ("eip_enterprise_results", "eip_certificate_history", "eip_enterprise_certificates")
 
 
 def _test_url() -> str:

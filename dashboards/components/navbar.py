@@ -10,7 +10,7 @@ from geo.users import User
 
 def navbar(lang: str, user: User | None, csrf: str | None, here: str) -> html.Nav:
     """Links for the pages; logout is a form because it changes state (never a GET link)."""
-    links = [("/", "nav.public"), ("/department", "nav.department")]
+    links = [("/", "nav.public"), ("/department", "nav.department"), ("/eip", "nav.parks")]
     items: list = [html.A(t(key, lang), href=href, className="nav-link" + (" current" if href == here else ""))
                    for href, key in links]
     if user is None:

@@ -6,6 +6,7 @@ from datetime import date
 import dash
 from dash import Dash, Input, Output, State, dcc, html
 from flask import has_request_context
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboards import auth, eip_data
@@ -13,7 +14,7 @@ from dashboards.context import AppContext
 from dashboards.figures.eip_figures import ZONE_COLOURS, network, park_map
 from dashboards.i18n import lang_or_default, t
 from dashboards.pages.eip_portfolio import forbidden, header
-from geo import eip_assess
+from geo import eip_assess, eip_certificates
 from geo.access import Role
 from geo.eip_register import CATEGORIES
 from geo.eip_workflow import COLOURS, TITLES, Change, WorkflowError, allowed_targets, change_status, history
@@ -41,6 +42,15 @@ class Ids:
     message = "eip-s-message"
     save = "eip-s-save"
     save_message = "eip-s-save-message"
+    firms = "eip-s-firms"
+    certs = "eip-s-certs"
+    ec_enterprise = "eip-s-ec-enterprise"
+    ec_no = "eip-s-ec-no"
+    ec_date = "eip-s-ec-date"
+    ec_body = "eip-s-ec-body"
+    ec_evidence = "eip-s-ec-evidence"
+    ec_submit = "eip-s-ec-submit"
+    ec_message = "eip-s-ec-message"
 
 
 def _i(lang: str) -> int:
@@ -131,6 +141,86 @@ def status_form(card: eip_data.Scorecard, lang: str) -> html.Div:
     ], className="eip-form")
 
 
+def enterprise_section(card: eip_data.Scorecard, lang: str) -> html.Section:
+    """Per-firm results for roles that may see the enterprises layer; counts and shares for the others."""
+    crit = card.assessment.register.enterprise_criteria()
+    out: list = [html.H2(t("eip.firms", lang)), html.P(t("eip.firms.note", lang), className="hint")]
+    if card.show_names:
+        head = html.Tr([html.Th(t("eip.firms.code", lang)), html.Th(t("eip.firms.name", lang)),
+                        *[html.Th(c.code, title=c.title_vi if lang == "vi" else c.title_en) for c in crit],
+                        html.Th(t("eip.firms.certificate", lang))])
+        body = []
+        for row in eip_data.enterprise_matrix(card):
+            cells = []
+            for c in crit:
+                r = row["results"].get(c.code)
+                res = r.result if r else "unknown"
+                cells.append(html.Td(t(f"eip.result.{res}", lang), className=f"eip-result eip-{res}",
+                                     title=eip_data.figures_text(r.figures) if r else ""))
+            cert = row["certificate"]
+            cells.append(html.Td(f"{cert['certificate_no']} ({cert['issued_on']}, {cert['issuing_body']})"
+                                 if cert else "—"))
+            body.append(html.Tr([html.Td(row["code"]), html.Td(row["name"]), *cells],
+                                id=f"eip-s-firm-{row['code']}"))
+        if not body:
+            body = [html.Tr(html.Td(t("eip.network.none", lang), colSpan=len(crit) + 3))]
+        out.append(html.Table([html.Thead(head), html.Tbody(body)], className="eip-criteria", id="eip-s-firm-table"))
+        return html.Section(out, id=Ids.firms)
+    counts = eip_data.enterprise_counts(card)
+    head = html.Tr([html.Th(t(f"eip.firms.{k}", lang)) for k in ("criterion", "pass", "fail", "unknown",
+                                                                  "not_applicable", "share")])
+    body = []
+    for c in crit:
+        d = counts["by_criterion"].get(c.code)
+        if d is None:
+            continue
+        body.append(html.Tr([html.Td(f"{c.code} — {c.title_vi if lang == 'vi' else c.title_en}"),
+                             *[html.Td(str(d[k])) for k in ("pass", "fail", "unknown", "not_applicable")],
+                             html.Td("—" if d["share_pass_pct"] is None else f"{d['share_pass_pct']:g} %")]))
+    out += [html.P(t("eip.firms.counts", lang, n=counts["n_enterprises"], all=counts["all_pass"],
+                     certs=counts["n_certificates_active"]), id="eip-s-firm-counts"),
+            html.Table([html.Thead(head), html.Tbody(body)], className="eip-criteria", id="eip-s-firm-table")]
+    return html.Section(out, id=Ids.firms)
+
+
+def certificates_table(rows: list[dict], lang: str, show_names: bool) -> html.Table:
+    i = _i(lang)
+    keys = ("no", "enterprise", "issued_on", "body", "status", "evidence", "recorded")
+    head = html.Tr([html.Th(t(f"eip.cert.{k}", lang)) for k in keys])
+    body = []
+    for c in rows:
+        status = c.get("status_on", c["status"])
+        title = eip_certificates.TITLES[status][i] if status in eip_certificates.TITLES else t("eip.cert.not_yet", lang)
+        firm = c["enterprise_code"] + (f" — {c['enterprise_name']}" if show_names and c.get("enterprise_name") else "")
+        body.append(html.Tr([html.Td(c["certificate_no"]), html.Td(firm), html.Td(str(c["issued_on"])),
+                             html.Td(c["issuing_body"]), html.Td(title + (f" ({c['revoked_on']})" if c["revoked_on"]
+                                                                          else "")),
+                             html.Td(c["evidence_ref"]), html.Td(f"{c['recorded_by']}, {str(c['recorded_at'])[:16]}")]))
+    return html.Table([html.Thead(head), html.Tbody(body or [html.Tr(html.Td(t("eip.cert.none", lang),
+                                                                             colSpan=len(keys)))])],
+                      className="eip-history")
+
+
+def certificate_form(card: eip_data.Scorecard, lang: str) -> html.Div:
+    """Record an eco-enterprise certificate (Art. 40(2): issued by the Management Board): IP authority and above."""
+    field = lambda label, comp: html.Div([html.Label(t(label, lang), htmlFor=comp.id), comp], className="eip-field")  # noqa: E731
+    if card.show_names:
+        options = [{"label": f"{c} — {n}", "value": c} for c, n in sorted(card.firm_names.items())]
+        firm = dcc.Dropdown(options, id=Ids.ec_enterprise)
+    else:  # the authority types the code from the firm's dossier; the firms of the park are not listed to it
+        firm = dcc.Input(id=Ids.ec_enterprise, type="text")
+    return html.Div([
+        html.H3(t("eip.cert.form", lang)),
+        field("eip.cert.enterprise", firm),
+        field("eip.cert.no", dcc.Input(id=Ids.ec_no, type="text")),
+        field("eip.cert.issued_on", dcc.Input(id=Ids.ec_date, type="text", placeholder="YYYY-MM-DD")),
+        field("eip.cert.body", dcc.Input(id=Ids.ec_body, type="text", placeholder=t("eip.cert.body_default", lang))),
+        field("eip.cert.evidence", dcc.Input(id=Ids.ec_evidence, type="text")),
+        html.Button(t("eip.cert.submit", lang), id=Ids.ec_submit, n_clicks=0, className="eip-button"),
+        html.P(id=Ids.ec_message, role="status", className="message"),
+    ], className="eip-form")
+
+
 def _body(card: eip_data.Scorecard, lang: str, basemap: str) -> list:
     p, code, i = card.park, card.park["code"], _i(lang)
     polluted = card.assessment.context["polluted_sites"] if card.show_polluted else None
@@ -156,6 +246,11 @@ def _body(card: eip_data.Scorecard, lang: str, basemap: str) -> list:
                            className="eip-network")], className="eip-row"),
         html.Section([html.H2(t("eip.criteria", lang)), html.P(t("eip.criteria.note", lang), className="hint"),
                       *criteria_tables(card, lang)], id="eip-s-criteria"),
+        enterprise_section(card, lang),
+        html.Div([html.Section([html.H3(t("eip.cert.title", lang)),
+                                html.Div(certificates_table(eip_data.certificate_rows(card), lang, card.show_names),
+                                         id=Ids.certs)]),
+                  certificate_form(card, lang)], className="eip-row"),
         html.Section(nearby_tables(card, lang)),
         html.Div([html.Section([html.H3(t("eip.history", lang)), html.Div(history_table(card.history, lang),
                                                                           id=Ids.history)]),
@@ -210,6 +305,25 @@ def apply_change(actx: AppContext, park: str, values: dict[str, str | None], lan
     return t("eip.form.done", lang, status=TITLES[row["to_status"]][_i(lang)]), row["to_status"]
 
 
+def apply_certificate(actx: AppContext, park: str, values: dict[str, str | None], lang: str) -> tuple[str, bool]:
+    """Record a certificate as the logged-in user (IP authority and above); returns (message, recorded)."""
+    user = auth.current_user()
+    if user is None or not auth.allowed(Role.IP_AUTHORITY):
+        return t("eip.forbidden", lang), False
+    issued = _on(values.get("issued_on"))
+    if issued is None:
+        return t("eip.form.bad_date", lang), False
+    new = eip_certificates.NewCertificate(values.get("enterprise") or "", values.get("no") or "", issued,
+                                          values.get("evidence") or "", user.username,
+                                          values.get("body") or None, park_code=park)
+    try:
+        with actx.engine.begin() as conn:
+            row = eip_certificates.record(conn, new)
+    except WorkflowError as exc:
+        return str(exc), False
+    return t("eip.cert.done", lang, no=row["certificate_no"], body=row["issuing_body"]), True
+
+
 def register(app: Dash, actx: AppContext) -> None:
     dash.register_page("eip_scorecard", path=PATH, layout=lambda **q: layout(actx, **q),
                        title="Phiếu đánh giá KCN sinh thái / Eco-park scorecard", lowest_role=Role.IP_AUTHORITY)
@@ -231,6 +345,24 @@ def register(app: Dash, actx: AppContext) -> None:
         current = rows[-1]["to_status"] if rows else "not_assessed"
         options = [{"label": TITLES[s][_i(lang)], "value": s} for s in allowed_targets(current)]
         return message, badge(current, lang), history_table(rows, lang), options, None if status else to
+
+    @app.callback(Output(Ids.ec_message, "children"), Output(Ids.certs, "children"),
+                  Input(Ids.ec_submit, "n_clicks"), State(Ids.park, "data"), State(Ids.lang, "data"),
+                  State(Ids.on, "data"), State(Ids.ec_enterprise, "value"), State(Ids.ec_no, "value"),
+                  State(Ids.ec_date, "value"), State(Ids.ec_body, "value"), State(Ids.ec_evidence, "value"),
+                  prevent_initial_call=True)
+    def on_certificate(_n: int, park: str, lang: str, on: str, firm: str | None, no: str | None,
+                       issued: str | None, body: str | None, evidence: str | None) -> tuple:
+        lang = lang_or_default(lang)
+        message, _ok = apply_certificate(actx, park, {"enterprise": firm, "no": no, "issued_on": issued,
+                                                      "body": body, "evidence": evidence}, lang)
+        show = eip_data.may_see(actx, "enterprises")
+        with actx.engine.connect() as conn:
+            rows = eip_certificates.for_park(conn, park)  # current status, including what was just recorded
+            names = dict(conn.execute(text("SELECT code, name_vi FROM enterprises WHERE park_code = :p"),
+                                      {"p": park}).all()) if show else {}
+        rows = [{**r, "enterprise_name": names.get(r["enterprise_code"], "")} for r in rows]
+        return message, certificates_table(rows, lang, show)
 
     @app.callback(Output(Ids.save_message, "children"), Input(Ids.save, "n_clicks"), State(Ids.park, "data"),
                   State(Ids.on, "data"), State(Ids.lang, "data"), prevent_initial_call=True)

@@ -122,7 +122,7 @@ def test_reassessing_the_same_date_and_data_gives_the_same_result(world):
         again = conn.execute(text("SELECT criterion_code, result, value, figures FROM eip_assessment_results "
                                   "WHERE assessment_id = :a ORDER BY position"), {"a": b.id}).all()
         hashes = conn.execute(text("SELECT DISTINCT inputs_sha256, register_version FROM eip_assessments")).all()
-    assert stored == again and len(hashes) == 1 and hashes[0][1] == "2025.1"
+    assert stored == again and len(hashes) == 1 and hashes[0][1] == "2025.2"  # 2025.2 amends 2025.1
     with world.begin() as conn:
         conn.execute(text("UPDATE enterprises SET recp_applied = true WHERE code = 'C'"))
         assert eip_assess.assess(conn, "P1", ON).inputs_sha256 != a.inputs_sha256

@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 
 from geo.eip_workflow import Change, WorkflowError, authority_on, change_status, current_status, history
-from tests.factories import park, write_geojson
+from tests.factories import park
 from tests.eip.eip_world import load
 
 
