@@ -3,27 +3,19 @@ from __future__ import annotations
 
 import pytest
 from openpyxl import load_workbook
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from sqlalchemy import text
 
 from geo import users
 from tests.conftest import ARTIFACTS
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 SHOTS = ARTIFACTS / "screenshots"
 PASSWORD = "correct horse battery"
 PARK = "SMP-KCN-CT"  # not assessed in the sample: its first step is "assessing"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+# `browser` is the package fixture of tests/dashboards/conftest.py: a second sync_playwright() while that one
+# is open (after test_browser.py) fails with "Sync API inside the asyncio loop".
 
 
 @pytest.fixture
