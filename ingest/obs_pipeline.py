@@ -14,12 +14,12 @@ from sqlalchemy import Engine
 
 from geo.aqi import POLLUTANTS
 from geo.db import raw_connection
-from geo.errors import DatabaseError, GeoError, InputError, RevertConflict, RunError
+from geo.errors import DatabaseError, InputError, RevertConflict, RunError
 from geo.settings import IngestSettings
 from ingest import indices, ledger
 from ingest.obs_checks import CheckedObservations, Parameter, check_observations
 from ingest.obs_readers import read_observations
-from ingest.pipeline import LoadResult
+from ingest.pipeline import LoadResult, run_guarded
 from ingest.report import write_rejects
 
 LAYER = "measurements"
@@ -68,22 +68,8 @@ def load_observations(engine: Engine, kind: str, path: Path, options: ObsOptions
             run = ledger.RunStart("load", LAYER, ledger.who(who or ingest_settings.user),
                                   {"kind": kind, **options.as_json()}, path.name, str(path.resolve()), sha, size)
             result.run_id = ledger.start(conn, run)
-        try:
-            _load(conn, kind, path, options, result, say)
-        except GeoError as exc:
-            conn.rollback()
-            result.status, result.error = "failed", str(exc)
-        except psycopg.Error as exc:
-            conn.rollback()
-            result.status = "failed"
-            result.error = f"cơ sở dữ liệu từ chối / the database refused the load: {str(exc).splitlines()[0]}"
-        except Exception as exc:
-            # A bug, not bad input: record the run as failed (nothing was written), then re-raise.
-            conn.rollback()
-            result.status, result.error = "failed", f"internal error: {exc!r}"
-            _close_run(conn, result, ingest_settings)
-            raise
-        _close_run(conn, result, ingest_settings)
+        run_guarded(conn, result, lambda: _load(conn, kind, path, options, result, say),
+                    lambda: _close_run(conn, result, ingest_settings))
     return result
 
 

@@ -75,23 +75,34 @@ def ingest_file(engine: Engine, spec: LayerSpec, path: Path, options: LoadOption
         run = ledger.RunStart("load", spec.name, ledger.who(who or ingest_settings.user), options.as_json(),
                               path.name, str(path.resolve()), sha, size)
         result.run_id = ledger.start(conn, run) if not options.dry_run else None
-        try:
-            _load(conn, engine, spec, path, options, result, ingest_settings, area, say)
-        except GeoError as exc:
-            conn.rollback()
-            result.status, result.error = "failed", str(exc)
-        except psycopg.Error as exc:
-            conn.rollback()
-            result.status = "failed"
-            result.error = f"cơ sở dữ liệu từ chối / the database refused the load: {_pg_reason(exc)}"
-        except Exception as exc:
-            # A bug, not bad input: still record the run as failed (nothing was written), then re-raise.
-            conn.rollback()
-            result.status, result.error = "failed", f"internal error: {exc!r}"
-            _close_run(conn, result, ingest_settings)
-            raise
-        _close_run(conn, result, ingest_settings)
+        run_guarded(conn, result,
+                    lambda: _load(conn, engine, spec, path, options, result, ingest_settings, area, say),
+                    lambda: _close_run(conn, result, ingest_settings))
     return result
+
+
+def run_guarded(conn: psycopg.Connection, result: LoadResult, body: Callable[[], None],
+                close: Callable[[], None]) -> None:
+    """Run one file's load; any failure rolls back (nothing written) and is recorded by ``close``.
+
+    Bad input and database refusals become a failed run with a readable reason; anything else is a bug:
+    it is recorded as failed too, then re-raised.
+    """
+    try:
+        body()
+    except GeoError as exc:
+        conn.rollback()
+        result.status, result.error = "failed", str(exc)
+    except psycopg.Error as exc:
+        conn.rollback()
+        result.status = "failed"
+        result.error = f"cơ sở dữ liệu từ chối / the database refused the load: {_pg_reason(exc)}"
+    except Exception as exc:
+        conn.rollback()
+        result.status, result.error = "failed", f"internal error: {exc!r}"
+        close()
+        raise
+    close()
 
 
 def _load(conn: psycopg.Connection, engine: Engine, spec: LayerSpec, path: Path, options: LoadOptions,
