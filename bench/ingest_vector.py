@@ -164,8 +164,10 @@ def _timed(fn: Callable[[], object], engine=None) -> tuple[float, object]:  # no
 
 
 # The pipeline's own progress messages mark where each phase starts (their English half, before any count).
+# A first load into an empty layer writes straight into the table ("writing … new features") instead of
+# staging and merging.
 PHASES = (("reading", "ledger+sha256"), ("checking", "read+AOI"), ("staging", "check+lock"),
-          ("merging", "COPY stage"), (None, "merge+commit"))
+          ("writing", "check+lock"), ("merging", "COPY stage"), (None, "merge+commit"))
 
 
 def _pipeline(engine, path: Path, reports: Path, phases: dict[str, list[float]] | None = None):  # noqa: ANN001, ANN202

@@ -1,9 +1,12 @@
 """Geometry normalisation and repair, vectorised with shapely 2 over whole arrays."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import shapely
 from numpy.typing import NDArray
+from pyproj import Transformer
 
 # shapely type ids: 0 Point, 1 LineString, 2 LinearRing, 3 Polygon, 4 MultiPoint, 5 MultiLineString,
 # 6 MultiPolygon, 7 GeometryCollection
@@ -51,3 +54,27 @@ def repair(geoms: NDArray[np.object_]) -> tuple[NDArray[np.object_], NDArray[np.
 def invalid_reasons(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
     """GEOS's explanation of why each geometry is invalid ('Valid Geometry' otherwise)."""
     return shapely.is_valid_reason(geoms)
+
+
+_METRIC_EPSG = 32648  # UTM 48N: the metric CRS of every derived measure (same as the database's ST_Transform)
+
+
+@lru_cache(maxsize=1)
+def _to_metric() -> Transformer:
+    return Transformer.from_crs(4326, _METRIC_EPSG, always_xy=True)
+
+
+def metric_measures(geoms: NDArray[np.object_]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(area in ha of each MultiPolygon, length in m of each MultiLineString) of WGS 84 geometries, NaN
+    for the other types; computed in UTM 48N like ``ST_Area/ST_Length(ST_Transform(g, 32648))``."""
+    ids = shapely.get_type_id(geoms)
+    area = np.full(len(geoms), np.nan)
+    length = np.full(len(geoms), np.nan)
+    measured = np.flatnonzero((ids == 6) | (ids == 5))
+    if measured.size:
+        metric = shapely.transform(geoms[measured], lambda xy: np.column_stack(
+            _to_metric().transform(xy[:, 0], xy[:, 1])))
+        polys = ids[measured] == 6
+        area[measured[polys]] = shapely.area(metric[polys]) / 10000.0
+        length[measured[~polys]] = shapely.length(metric[~polys])
+    return area, length

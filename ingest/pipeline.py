@@ -143,8 +143,18 @@ def _write(conn: psycopg.Connection, spec: LayerSpec, checked: Checked, options:
     # Serialise loads of the same layer so two files cannot interleave their upserts.
     conn.execute(f'LOCK TABLE "{spec.table}" IN SHARE ROW EXCLUSIVE MODE')
     keep = np.flatnonzero(checked.ok)
+    attrs, geoms = checked.attrs.iloc[keep], checked.geoms[keep]
+    if not (options.sync and not loader.is_empty(conn, spec)) and not loader.keys_exist(conn, spec, attrs):
+        # No key of the file is in the layer yet: every feature is an insert (no update, no status change,
+        # nothing for --sync to delete), written straight into the table.
+        say(f"ghi {keep.size} đối tượng mới / writing {keep.size} new features (binary COPY)")
+        counts = loader.insert_new(conn, spec, attrs, geoms, result.run_id)
+        result.inserted, result.rejected = counts.inserted, int((~checked.ok).sum())
+        result.warnings = sum(p.severity == "warning" for p in result.problems)
+        result.status = "succeeded_with_rejects" if result.rejected else "succeeded"
+        return
     say(f"nạp tạm {keep.size} đối tượng / staging {keep.size} features (binary COPY)")
-    loader.stage(conn, spec, checked.attrs.iloc[keep], checked.geoms[keep], keep + 1)
+    loader.stage(conn, spec, attrs, geoms, keep + 1)
     ok = checked.ok.copy()
     bad = loader.transition_conflicts(conn, spec)
     if bad:
