@@ -12,12 +12,13 @@ from pyproj import Transformer
 # 6 MultiPolygon, 7 GeometryCollection
 _FAMILY = {0: "Point", 4: "Point", 1: "MultiLineString", 2: "MultiLineString", 5: "MultiLineString",
            3: "MultiPolygon", 6: "MultiPolygon"}
+_FAMILY_BY_ID = np.array([None, *(_FAMILY.get(i) for i in range(8))], dtype=object)
 
 
 def family(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
     """Storage family of each geometry (Point / MultiLineString / MultiPolygon), None otherwise."""
     ids = shapely.get_type_id(geoms)
-    out = np.array([_FAMILY.get(int(i)) for i in ids], dtype=object)
+    out = _FAMILY_BY_ID[ids + 1]  # id -1 (missing) → index 0 → None
     # A MultiPoint of several points has no single Point to store.
     multi_pts = (ids == 4) & (shapely.get_num_geometries(geoms) != 1)
     out[multi_pts] = None

@@ -14,6 +14,15 @@ _DEFAULT_STR = pd.Series(["x"]).dtype  # what a Series built from Python strings
 def coerce_column(raw: pd.Series, spec: FieldSpec) -> tuple[pd.Series, pd.Series]:
     """Return (typed values, reasons) — reasons is None where the value parsed (or was blank)."""
     raw = raw.reset_index(drop=True)
+    if (spec.type is FieldType.NUMBER and spec.allowed is None and isinstance(raw.dtype, np.dtype)
+            and raw.dtype.kind in "fiu"):
+        # Numbers read as numbers: nothing to parse, and no text needed (it only ever names a bad value).
+        values = raw.astype("float64")
+        blank = values.isna()
+        reasons = pd.Series(None, index=raw.index, dtype=object)
+        if spec.minimum is not None or spec.maximum is not None:
+            reasons = _range(values, ~blank, spec, reasons)
+        return values.where(reasons.isna() & ~blank), reasons
     text = _as_text(raw)
     blank = text.isna()
     parse = {FieldType.TEXT: _text, FieldType.INTEGER: _integer, FieldType.NUMBER: _number,
