@@ -42,7 +42,9 @@ def public_tables(engine: Engine) -> list[str]:
 def ensure_db_roles(engine: Engine, app_user: str, reader_user: str, password: str | None) -> list[str]:
     tables = public_tables(engine)
     with engine.connect() as conn:
-        existing = {r[0] for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))}
+        # aqi_hourly and aqi_daily are views (over their store tables, migration 0020): grant them like tables.
+        existing = {r[0] for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                                    "UNION SELECT viewname FROM pg_views WHERE schemaname = 'public'"))}
     tables = [t for t in tables if t in existing or t == "spatial_ref_sys"]
     ensure_roles(engine, app_user, reader_user, tables, password)
     return tables

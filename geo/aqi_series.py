@@ -373,3 +373,107 @@ def daily_aqi_frame(frame: pd.DataFrame, scheme: str = "vn") -> pd.DataFrame:
             subs[pollutant] = sub_index_array(max_1h, tables[(pollutant, "1h")])
         inputs[f"{pollutant}_max_1h"] = max_1h
     return _assemble(days, _combine(inputs, subs, provisional, scheme), scheme)
+
+
+# ------------------------------------------------------------------------------- many stations' days at once
+def rolling_mean(values: np.ndarray, hours: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Trailing means of ``hours`` hours (NaN = missing) labelled by their last hour, and each window's count.
+
+    Works along the last axis of any array; each window is summed on its own (numpy's pairwise order), so a
+    window's value depends only on its own hours. The US 8-h AQI inputs and the QCVN 05 8-h means use it.
+    """
+    return _rolling_mean(values, hours)
+
+
+def kahan_day_mean(by_day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and count of the non-NaN values along the last axis, summed in order with Kahan compensation.
+
+    Bit for bit what pandas' ``groupby(...).mean()`` gives for the same values in the same order (its cython
+    group mean compensates the same way), so day means here equal :func:`daily_aqi_frame`'s.
+    """
+    x = np.asarray(by_day, dtype="float64")
+    total = np.zeros(x.shape[:-1])
+    compensation = np.zeros(x.shape[:-1])
+    count = np.zeros(x.shape[:-1], dtype="int64")
+    with np.errstate(invalid="ignore"):
+        for i in range(x.shape[-1]):
+            value = x[..., i]
+            ok = ~np.isnan(value)
+            y = value - compensation
+            t = total + y
+            np.copyto(compensation, (t - total) - y, where=ok)
+            np.copyto(total, t, where=ok)
+            count += ok
+        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return mean, count
+
+
+def _day_max_8h_batch(values: np.ndarray, usable: np.ndarray | None,
+                      days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per (station, day): the largest 8-h mean, its hour count and a provisional flag (see _day_max_8h_array)."""
+    stations = values.shape[0]
+    mean, count = _rolling_mean(values)
+    valid = ~np.isnan(mean) if usable is None else ~np.isnan(mean) & usable
+    complete = valid & (count >= O3_8H_MIN_HOURS)
+    shape = (stations, days, 24)
+    mean, count, valid, complete = (a.reshape(shape) for a in (mean, count, valid, complete))
+    # Windows with 6 of 8 hours are preferred; only a day without one takes a shorter window. The first largest
+    # window wins, as the frame's stable sort keeps the earlier of equal means.
+    candidate = np.where(complete.any(axis=2, keepdims=True), complete, valid)
+    best = np.where(candidate, mean, -np.inf).argmax(axis=2)[..., np.newaxis]
+    found = candidate.any(axis=2)
+    value = np.where(found, np.take_along_axis(mean, best, axis=2)[..., 0], np.nan)
+    hours = np.where(found, np.take_along_axis(count, best, axis=2)[..., 0], 0)
+    return value, hours, ~np.isnan(value) & (hours < O3_8H_MIN_HOURS)
+
+
+def daily_aqi_batch(values: Mapping[str, np.ndarray], scheme: str = "vn",
+                    usable_windows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Daily AQI of many stations at once: one (stations × 24·days) array per pollutant in µg/m³.
+
+    Each row is one station's hour-ending values over whole local days (01:00 … 24:00 of day 0, then day 1, …),
+    NaN = missing, negative = missing. The 8-h windows (O3; US CO) run along the whole row, so a day's first
+    windows reach into the previous day (before the row: missing). ``usable_windows`` (same shape, bool) marks the
+    hours whose 8-h window may count: :func:`daily_aqi_frame` has no window after a station's last reading, so a
+    caller that pads its rows beyond it passes False there. Returns (stations × days) arrays under the daily
+    frame's column names, with ``dominant``/``category`` as int8 codes as in :func:`hourly_aqi_batch`. Row by row
+    and day by day the result equals :func:`daily_aqi_frame` of that station's hours.
+    """
+    check_scheme(scheme)
+    arrays = _batch_arrays(values)
+    shape = next(iter(arrays.values())).shape if arrays else (0, 0)
+    if shape[1] % 24:
+        raise InputError(f"daily batch needs whole days of 24 hours; got {shape[1]} hours")
+    stations, days = shape[0], shape[1] // 24
+    if usable_windows is not None and np.shape(usable_windows) != shape:
+        raise InputError(f"usable_windows must have the shape of the values {shape}")
+    tables = TABLES[scheme]
+    inputs: dict[str, np.ndarray] = {}
+    subs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    provisional = np.zeros((stations, days), dtype=bool)
+    for pollutant in (p for p in POLLUTANTS if p in arrays):
+        x = arrays[pollutant]
+        with np.errstate(invalid="ignore"):
+            x = np.where(x >= 0, x, np.nan)          # as _hourly_grid: negative readings are missing
+        by_day = x.reshape(stations, days, 24)
+        if pollutant in PM_POLLUTANTS:
+            mean, count = kahan_day_mean(by_day)
+            short = (count > 0) & (count < PM_DAY_MIN_HOURS)
+            inputs.update({f"{pollutant}_mean": mean, f"{pollutant}_count": count, f"{pollutant}_provisional": short})
+            provisional |= short
+            subs[pollutant] = sub_index_array(mean, tables[(pollutant, "24h")])
+            continue
+        max_1h = np.fmax.reduce(by_day, axis=2) if days else np.zeros((stations, 0))
+        if pollutant == "o3" or (pollutant == "co" and scheme == "us"):
+            max_8h, hours, short = _day_max_8h_batch(x, usable_windows, days)
+            inputs.update({f"{pollutant}_max_8h": max_8h, f"{pollutant}_8h_count": hours,
+                           f"{pollutant}_provisional": short})
+            provisional |= short
+            subs[pollutant] = sub_index_array(max_8h, tables[(pollutant, "8h")])
+            if pollutant == "co":
+                continue
+            subs[pollutant] = _larger_array(subs[pollutant], sub_index_array(max_1h, tables[("o3", "1h")]))
+        else:
+            subs[pollutant] = sub_index_array(max_1h, tables[(pollutant, "1h")])
+        inputs[f"{pollutant}_max_1h"] = max_1h
+    return _combine(inputs, subs, provisional, scheme)

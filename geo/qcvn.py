@@ -1,6 +1,7 @@
 """QCVN 05 ambient-air compliance: the effective-dated limits table, period averages, exceedances and summaries."""
 from __future__ import annotations
 
+import math
 from datetime import date
 from functools import lru_cache
 from importlib.resources import files
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from geo.aqi import LOCAL_TZ, O3_8H_MIN_HOURS, PM_DAY_MIN_HOURS
+from geo.aqi_series import rolling_mean
 from geo.errors import ConfigError, InputError
 
 LIMITS_RESOURCE = ("geo", "data/qcvn05_limits.csv")
@@ -21,6 +23,7 @@ HOURLY_COLUMNS: tuple[str, ...] = ("station", "parameter", "time", "value")
 # as the day, of the hours in the calendar year; the reference and the regulation give none.
 DAY_MIN_HOURS = PM_DAY_MIN_HOURS
 EIGHT_HOUR_MIN_HOURS = O3_8H_MIN_HOURS
+EIGHT_HOURS = 8
 YEAR_MIN_SHARE = 0.75
 SUMMARY_FREQUENCIES = {"M": "month", "Y": "year"}
 # QC flags (issue 3's observation model) that take a reading out of every average (project convention 7).
@@ -276,15 +279,17 @@ def rolling_8h_means(hourly: pd.DataFrame) -> pd.DataFrame:
     """Trailing 8-h means labelled by their last hour, for every hour from a series' first to its last reading.
 
     Windows need ≥ 6 of 8 hours to be final; shorter ones are kept, flagged provisional (project convention 5).
+    Each window is summed on its own (``geo.aqi_series.rolling_mean``, the same numbers as the US 8-h AQI
+    inputs), so a window's mean never depends on where a series or a read starts.
     """
     readings = _hourly_readings(hourly)
     parts = []
     for (station, parameter), group in readings.groupby(["station", "parameter"], sort=True):
         series = group.set_index("time")["value"]
         grid = series.reindex(pd.date_range(series.index[0], series.index[-1], freq="h"))
-        window = grid.rolling(8, min_periods=1)
+        mean, count = rolling_mean(grid.to_numpy(dtype="float64"), EIGHT_HOURS)
         means = pd.DataFrame({"station": station, "parameter": parameter, "end": grid.index,
-                              "mean": window.mean().to_numpy(), "count": window.count().to_numpy()})
+                              "mean": mean, "count": count})
         parts.append(means[means["count"] > 0])
     if not parts:
         return _empty_averages()
@@ -294,10 +299,16 @@ def rolling_8h_means(hourly: pd.DataFrame) -> pd.DataFrame:
 
 
 def annual_means(hourly: pd.DataFrame) -> pd.DataFrame:
-    """Calendar-year means of the hourly readings; under 75 % of the year's hours the mean is provisional."""
+    """Calendar-year means of the hourly readings; under 75 % of the year's hours the mean is provisional.
+
+    The sum is exact (``math.fsum``, correctly rounded) before the one division, so a year's mean does not depend
+    on the order or grouping of its readings: the stored indices build it from exact monthly partial sums.
+    """
     readings = _hourly_readings(hourly)
     readings["year"] = (readings["time"] - pd.Timedelta(hours=1)).dt.year
-    years = readings.groupby(["station", "parameter", "year"], sort=True)["value"].agg(["mean", "count"]).reset_index()
+    years = (readings.groupby(["station", "parameter", "year"], sort=True)["value"]
+             .agg(total=math.fsum, count="count").reset_index())
+    years["mean"] = years["total"] / years["count"]
     start = pd.to_datetime(years["year"].astype(str), format="%Y").dt.tz_localize(LOCAL_TZ)
     end = pd.to_datetime((years["year"] + 1).astype(str), format="%Y").dt.tz_localize(LOCAL_TZ)
     hours_in_year = (end - start) / pd.Timedelta(hours=1)

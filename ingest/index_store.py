@@ -1,48 +1,246 @@
-"""Fast writer of stored AQI rows (aqi_hourly / aqi_daily): one binary COPY of numbers, JSON built by PostgreSQL.
+"""Bulk writer of stored index rows: numpy columns → one binary COPY stream, NULLs and text included.
 
-A year of hourly AQI for 100 stations is 1.75 million rows with a ``detail`` object each. Building those objects
-in Python (a dict and a json.dumps per row) cost ~100 µs a row; here every column is one numpy array, the rows
-go to a temporary table as a single binary COPY buffer (fixed-width fields, so the buffer is one structured
-array), and ``jsonb_build_object`` assembles the detail in the server. The stored detail is the same as the
-per-row build gave: ``{"<p>": {"exact": round(x, 6), "rounded": n}, "<input>": value}`` with nulls kept, keys
-only for the pollutants and inputs present in that station's frame, counts as integers.
+The stored AQI is ~1/3 of a row per loaded reading, so the writer must cost next to nothing per row. Each column
+is one numpy array; the rows are laid out as one structured array with every field at its widest (a float8 is
+always 4 + 8 bytes, a text field 4 + its longest value), then the bytes a row does not use — the data of a NULL
+field, the unused tail of a shorter text — are dropped with one boolean mask. No per-row Python anywhere.
 """
 from __future__ import annotations
 
+import queue
 import struct
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import psycopg
 
-from geo.aqi import POLLUTANTS
-
-INPUT_SUFFIXES = ("_nowcast", "_mean", "_count", "_max_1h", "_max_8h", "_8h", "_1h")
-INT_NA = -(2 ** 31)           # int4 sentinel for a missing integer (NULLIF'd back to NULL in SQL)
-BIGINT_NA = -(2 ** 63)
-_EPOCH_2000_US = 946_684_800_000_000   # PostgreSQL's binary timestamps count µs from 2000-01-01 UTC
-_EPOCH_2000_DAY = np.datetime64("2000-01-01", "D")
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _TRAILER = struct.pack(">h", -1)
-STAGE = "aqi_stage"
+CHUNK_ROWS = 8_192
+EPOCH_2000_US = 946_684_800_000_000     # PostgreSQL's binary timestamps count µs from 2000-01-01 UTC
+EPOCH_2000_DAY = 10_957                 # … and dates count days from 2000-01-01 (10,957 days after 1970-01-01)
+_FIXED = {"int2": (">i2", 2), "int4": (">i4", 4), "int8": (">i8", 8), "float8": (">f8", 8), "bool": ("u1", 1),
+          "timestamptz": (">i8", 8), "date": (">i4", 4)}
 
 
 @dataclass
-class IndexFrame:
-    """One station's computed rows in one scheme, already cut to the hours/days to store."""
+class Column:
+    """One column to COPY: its name, PostgreSQL type and values; ``null`` marks the NULLs (NaN floats are NULL).
 
-    station: str
-    scheme: str
-    frame: pd.DataFrame
+    ``timestamptz`` values are epoch microseconds (int64), ``date`` values epoch days; ``text`` values are either
+    a numpy bytes array or integer codes into ``labels`` (a negative code is NULL).
+    """
 
-    @property
-    def pollutants(self) -> list[str]:
-        return [p for p in POLLUTANTS if f"{p}_exact" in self.frame.columns]
+    name: str
+    pgtype: str
+    values: np.ndarray
+    null: np.ndarray | None = None
+    labels: Sequence[str] | None = None
 
-    @property
-    def inputs(self) -> list[str]:
-        return [c for c in self.frame.columns if c.endswith(INPUT_SUFFIXES)]
+
+def _text(column: Column) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """A text column as (fixed-width bytes, byte lengths, NULL mask)."""
+    if column.labels is not None:
+        codes = np.asarray(column.values, dtype="int64")
+        encoded = [label.encode() for label in column.labels] or [b""]
+        table = np.array(encoded, dtype=f"S{max(1, max(len(e) for e in encoded))}")
+        sizes = np.array([len(e) for e in encoded], dtype="int64")
+        null = codes < 0
+        safe = np.where(null, 0, codes)
+        return table[safe], np.where(null, 0, sizes[safe]), (null if null.any() else None)
+    values = np.asarray(column.values)
+    if values.dtype.kind != "S":
+        values = np.array([str(v).encode() for v in values], dtype="S")
+    if values.dtype.itemsize == 0:
+        values = values.astype("S1")
+    sizes = np.char.str_len(values).astype("int64")
+    return values, sizes, column.null
+
+
+@dataclass
+class _Prepared:
+    dtype: str                 # numpy dtype of the field's data (text: bytes of the longest value)
+    values: np.ndarray
+    null: np.ndarray | None
+    sizes: np.ndarray | None   # text: each value's length in bytes
+
+
+def _prepare(column: Column) -> _Prepared:
+    if column.pgtype == "text":
+        values, sizes, null = _text(column)
+        return _Prepared(values.dtype.str, values, null, sizes)
+    dtype, _size = _FIXED[column.pgtype]
+    values = np.asarray(column.values)
+    null = column.null
+    if column.pgtype == "float8":
+        nan = np.isnan(values)
+        null = nan if null is None else (null | nan)
+    return _Prepared(dtype, values.astype(dtype, copy=False), null if null is not None and null.any() else None,
+                     None)
+
+
+def _runs(prepared: list[_Prepared], n: int) -> list[tuple[int, int]]:
+    """[a, b) runs of rows whose text values all have the same byte lengths (a station's rows, typically)."""
+    text = [p.sizes for p in prepared if p.sizes is not None]
+    if not text:
+        return [(0, n)]
+    sizes = np.stack(text)
+    change = np.flatnonzero((sizes[:, 1:] != sizes[:, :-1]).any(axis=0)) + 1
+    bounds = [0, *change.tolist(), n]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _chunks(runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Runs cut to at most CHUNK_ROWS rows: buffers of a few MB are reused by the allocator, where buffers of
+    tens of MB are mapped afresh each time (page faults cost more than the copying)."""
+    return [(lo, min(lo + CHUNK_ROWS, b)) for a, b in runs for lo in range(a, b, CHUNK_ROWS)]
+
+
+def _layout(prepared: list[_Prepared], a: int, b: int) -> tuple[np.ndarray, list[int]]:
+    """Rows [a, b) as one structured array: each field its 4-byte length, then its data at its width."""
+    fields: list[tuple[str, str]] = [("count", ">i2")]
+    widths = []
+    for i, p in enumerate(prepared):
+        width = int(p.sizes[a]) if p.sizes is not None else np.dtype(p.dtype).itemsize
+        widths.append(width)
+        fields.append((f"len{i}", ">i4"))
+        if width:                                    # an empty (or NULL) text has no data bytes at all
+            fields.append((f"val{i}", f"S{width}" if p.sizes is not None else p.dtype))
+    template = np.zeros(1, dtype=np.dtype(fields))
+    template["count"] = len(prepared)
+    for i, width in enumerate(widths):
+        template[f"len{i}"] = width
+    out = np.repeat(template, b - a)                 # every length set at once; NULLs are marked below
+    for i, (p, width) in enumerate(zip(prepared, widths)):
+        if width:
+            out[f"val{i}"] = p.values[a:b]
+        if p.null is not None:
+            out[f"len{i}"][p.null[a:b]] = -1
+    return out, widths
+
+
+def encode_parts(columns: list[Column]) -> Iterator[bytes | memoryview]:
+    """The COPY BINARY rows (no header or trailer) of ``columns``, all of one length, as a few buffers.
+
+    Rows are laid out at fixed width in runs of equal text lengths (a station's code has one length); a run's rows
+    without a NULL go out as they are, the bytes its rows with NULLs do not use are dropped with a mask.
+    """
+    n = len(columns[0].values)
+    prepared = [_prepare(c) for c in columns]
+    any_null = np.zeros(n, dtype=bool)
+    for p in prepared:
+        if p.null is not None:
+            any_null |= p.null
+    runs = _runs(prepared, n)
+    if len(runs) > 64:                               # text lengths in no order: group them first
+        order = np.lexsort([p.sizes for p in prepared if p.sizes is not None])
+        prepared = [_Prepared(p.dtype, p.values[order], None if p.null is None else p.null[order],
+                              None if p.sizes is None else p.sizes[order]) for p in prepared]
+        any_null = any_null[order]
+        runs = _runs(prepared, n)
+    for a, b in _chunks(runs):
+        laid, widths = _layout(prepared, a, b)
+        rows = laid.view(np.uint8).reshape(b - a, laid.dtype.itemsize)   # (a 2-D byte view selects rows fast)
+        nulls = any_null[a:b]
+        if not nulls.any():
+            yield memoryview(rows).cast("B")
+            continue
+        if not nulls.all():
+            yield memoryview(np.compress(~nulls, rows, axis=0)).cast("B")
+        raw = np.compress(nulls, rows, axis=0)
+        keep = np.ones(raw.shape, dtype=bool)
+        for i, (p, width) in enumerate(zip(prepared, widths)):
+            if p.null is not None and width:
+                offset = laid.dtype.fields[f"val{i}"][1]
+                keep[np.flatnonzero(p.null[a:b][nulls]), offset:offset + width] = False
+        yield raw[keep].tobytes()
+
+
+def encode(columns: list[Column]) -> bytes:
+    """The COPY BINARY rows of ``columns`` as one bytes object (see encode_parts)."""
+    return b"".join(bytes(part) for part in encode_parts(columns))
+
+
+def copy_rows(conn: psycopg.Connection, table: str, columns: list[Column]) -> int:
+    """COPY the columns into ``table`` in binary; returns the number of rows."""
+    n = len(columns[0].values) if columns else 0
+    if not n:
+        return 0
+    names = ", ".join(f'"{c.name}"' for c in columns)
+    with conn.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(_HEADER)
+        for part in encode_parts(columns):
+            copy.write(part)
+        copy.write(_TRAILER)
+    return n
+
+
+class StreamedCopy:
+    """A binary COPY written by a thread of its own while this one computes the next rows.
+
+    ``send`` hands over a block of columns (in ``names`` order); the writer encodes it and streams it to the
+    server, which takes rows in while the caller computes (numpy and the socket both let go of the GIL). The
+    connection is the writer's alone until the ``with`` block ends; the caller must not use it meanwhile. An error
+    on either side aborts the COPY (the transaction is then failed, as with any failed statement).
+    """
+
+    _END = object()
+
+    def __init__(self, conn: psycopg.Connection, table: str, names: Sequence[str], depth: int = 2):
+        self.conn, self.table, self.names = conn, table, list(names)
+        self.rows = 0
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._write, name=f"copy {table}", daemon=True)
+        self._error: BaseException | None = None
+
+    def __enter__(self) -> StreamedCopy:
+        self._thread.start()
+        return self
+
+    def send(self, columns: list[Column]) -> None:
+        if [c.name for c in columns] != self.names:
+            raise ValueError(f"columns {[c.name for c in columns]} are not {self.names}")
+        self._put(columns)
+
+    def _put(self, item: object) -> None:
+        while True:
+            if self._error is not None or not self._thread.is_alive():
+                raise RuntimeError(f"COPY {self.table} stopped") from self._error
+            try:
+                self._queue.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def _write(self) -> None:
+        try:
+            names = ", ".join(f'"{n}"' for n in self.names)
+            with self.conn.cursor() as cur, cur.copy(f"COPY {self.table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(_HEADER)
+                while (item := self._queue.get()) is not self._END:
+                    if isinstance(item, BaseException):
+                        raise item                   # the caller failed: abort the COPY
+                    for part in encode_parts(item):
+                        copy.write(part)
+                    self.rows += len(item[0].values)
+                copy.write(_TRAILER)
+        except BaseException as exc:  # handed to the caller's thread
+            self._error = exc
+
+    def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> None:
+        if self._thread.is_alive():
+            item = self._END if exc is None else RuntimeError(f"aborted: {exc!r}")
+            while self._thread.is_alive():
+                try:
+                    self._queue.put(item, timeout=0.05)
+                    break
+                except queue.Full:
+                    continue
+            self._thread.join()
+        if exc is None and self._error is not None:
+            raise self._error
 
 
 def round6(values: np.ndarray) -> np.ndarray:
@@ -59,121 +257,3 @@ def round6(values: np.ndarray) -> np.ndarray:
     for i in near:
         out[i] = round(float(x[i]), 6)
     return out
-
-
-def _int_array(column: pd.Series, sentinel: int) -> np.ndarray:
-    return column.astype("float64").fillna(float(sentinel)).to_numpy().astype("int64")
-
-
-def _is_integer(column: pd.Series) -> bool:
-    # Counts (int64) and flags (bool) are stored as integers, floats (means, NowCasts, readings) as floats.
-    return isinstance(column.dtype, np.dtype) and column.dtype.kind in "biu"
-
-
-def _time_array(index: pd.Index, daily: bool) -> np.ndarray:
-    if daily:
-        days = pd.DatetimeIndex(index).to_numpy().astype("datetime64[D]")
-        return (days - _EPOCH_2000_DAY).astype("int64")
-    stamps = pd.DatetimeIndex(index).tz_convert("UTC").as_unit("us").asi8
-    return stamps - _EPOCH_2000_US
-
-
-def _columns(parts: list[IndexFrame], daily: bool) -> tuple[dict[str, tuple[str, np.ndarray]], list[str], list[str]]:
-    """Every staged column as (SQL type, values), the categories and dominants code lists."""
-    frames = [p.frame for p in parts]
-    both = pd.concat([f[["category", "dominant"]].astype(object) for f in frames], ignore_index=True)
-    categories = sorted({str(v) for v in both["category"].dropna()})
-    dominants = sorted({str(v) for v in both["dominant"].dropna()})
-    cols: dict[str, tuple[str, np.ndarray]] = {
-        "frame_id": ("int4", np.concatenate([np.full(len(p.frame), i) for i, p in enumerate(parts)])),
-        "t": ("int4" if daily else "int8", np.concatenate([_time_array(f.index, daily) for f in frames])),
-        "aqi": ("int4", np.concatenate([_int_array(f["aqi"], INT_NA) for f in frames])),
-        "category": ("int4", pd.Categorical(both["category"], categories=categories).codes.astype("int64") + 1),
-        "dominant": ("int4", pd.Categorical(both["dominant"], categories=dominants).codes.astype("int64") + 1),
-        "provisional": ("bool", np.concatenate([f["provisional"].astype(bool).to_numpy() for f in frames])),
-        "beyond_scale": ("bool", np.concatenate([f["beyond_scale"].astype(bool).to_numpy() for f in frames])),
-    }
-    pollutants = [p for p in POLLUTANTS if any(p in part.pollutants for part in parts)]
-    for p in pollutants:
-        cols[f"{p}_exact"] = ("float8", np.concatenate([
-            round6(f[f"{p}_exact"].astype("float64").to_numpy()) if f"{p}_exact" in f else np.full(len(f), np.nan)
-            for f in frames]))
-        cols[f"{p}_rounded"] = ("int4", np.concatenate([
-            _int_array(f[f"{p}_rounded"], INT_NA) if f"{p}_rounded" in f else np.full(len(f), INT_NA)
-            for f in frames]))
-    inputs = list(dict.fromkeys(name for part in parts for name in part.inputs))
-    for name in inputs:
-        integer = any(_is_integer(f[name]) for f in frames if name in f)
-        if integer:
-            cols[name] = ("int8", np.concatenate([_int_array(f[name], BIGINT_NA) if name in f
-                                                  else np.full(len(f), BIGINT_NA) for f in frames]))
-        else:
-            cols[name] = ("float8", np.concatenate([f[name].astype("float64").to_numpy() if name in f
-                                                    else np.full(len(f), np.nan) for f in frames]))
-    return cols, categories, dominants
-
-
-_NUMPY = {"int4": ">i4", "int8": ">i8", "float8": ">f8", "bool": "?"}
-_SIZE = {"int4": 4, "int8": 8, "float8": 8, "bool": 1}
-
-
-def _binary_copy(columns: dict[str, tuple[str, np.ndarray]]) -> bytes:
-    """The COPY BINARY stream of fixed-width, never-NULL fields: one structured array, no per-row Python."""
-    n = len(next(iter(columns.values()))[1])
-    fields = [("count", ">i2")]
-    for i, (_name, (sql, _values)) in enumerate(columns.items()):
-        fields += [(f"len{i}", ">i4"), (f"val{i}", _NUMPY[sql])]
-    rows = np.empty(n, dtype=np.dtype(fields))
-    rows["count"] = len(columns)
-    for i, (_name, (sql, values)) in enumerate(columns.items()):
-        rows[f"len{i}"] = _SIZE[sql]
-        rows[f"val{i}"] = values
-    return _HEADER + rows.tobytes() + _TRAILER
-
-
-def _detail_sql(columns: dict[str, tuple[str, np.ndarray]], pollutants: list[str], inputs: list[str]) -> str:
-    pairs = []
-    for p in pollutants:
-        pairs.append(f"'{p}', jsonb_build_object('exact', NULLIF(s.\"{p}_exact\", 'NaN'::float8), "
-                     f"'rounded', NULLIF(s.\"{p}_rounded\", {INT_NA}))")
-    for name in inputs:
-        sql = columns[name][0]
-        na = "'NaN'::float8" if sql == "float8" else str(BIGINT_NA)
-        pairs.append(f"'{name}', NULLIF(s.\"{name}\", {na})")
-    # Keys a station's frame does not have are removed again (f.absent), as the per-row build never wrote them.
-    return f"(jsonb_build_object({', '.join(pairs)}) - f.absent)" if pairs else "'{}'::jsonb"
-
-
-def write_index_frames(conn: psycopg.Connection, table: str, parts: list[IndexFrame]) -> int:
-    """Insert the rows of ``parts`` into aqi_hourly or aqi_daily; returns the number of rows written."""
-    parts = [p for p in parts if len(p.frame)]
-    if not parts:
-        return 0
-    daily = table == "aqi_daily"
-    columns, categories, dominants = _columns(parts, daily)
-    pollutants = [c[:-6] for c in columns if c.endswith("_exact")]
-    inputs = [c for c in columns if c.endswith(INPUT_SUFFIXES)]
-    absent = [[k for k in (*pollutants, *inputs) if k not in (*p.pollutants, *p.inputs)] for p in parts]
-    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE}_frames (frame_id int4, station text, scheme text, "
-                 "absent text[]) ON COMMIT DROP")
-    conn.execute(f"DROP TABLE IF EXISTS {STAGE}")
-    conn.execute(f"TRUNCATE {STAGE}_frames")
-    definition = ", ".join(f'"{name}" {sql}' for name, (sql, _values) in columns.items())
-    conn.execute(f"CREATE TEMP TABLE {STAGE} ({definition}) ON COMMIT DROP")
-    with conn.cursor() as cur:
-        cur.executemany(f"INSERT INTO {STAGE}_frames VALUES (%s, %s, %s, %s)",
-                        [(i, p.station, p.scheme, a) for i, (p, a) in enumerate(zip(parts, absent))])
-        with cur.copy(f"COPY {STAGE} FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(_binary_copy(columns))
-    time_sql = ("DATE '2000-01-01' + s.t" if daily
-                else "TIMESTAMPTZ '2000-01-01 00:00:00+00' + s.t * INTERVAL '1 microsecond'")
-    time_col = "day" if daily else "hour_end"
-    inserted = conn.execute(
-        f"INSERT INTO {table} (station_code, scheme, {time_col}, aqi, category, dominant, provisional, "
-        f"beyond_scale, detail) SELECT f.station, f.scheme, {time_sql}, NULLIF(s.aqi, {INT_NA})::smallint, "
-        f"(%(categories)s::text[])[s.category], (%(dominants)s::text[])[s.dominant], s.provisional, "
-        f"s.beyond_scale, {_detail_sql(columns, pollutants, inputs)} "
-        f"FROM {STAGE} s JOIN {STAGE}_frames f USING (frame_id)",
-        {"categories": categories, "dominants": dominants}).rowcount
-    conn.execute(f"DROP TABLE {STAGE}")
-    return inserted

@@ -1,18 +1,24 @@
 """Readers of observation files (long CSV, OpenAQ archive, US StateAir exports, water samples) into one raw frame."""
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from geo.errors import InputError
 
 LOCAL_TZ = "Asia/Ho_Chi_Minh"
 # Every reader returns these columns; values stay text until the checks convert them (so that a bad cell can
 # be reported with what the file really says). ``time`` is UTC (NaT where unreadable), ``line`` the file line.
+# Text columns may be pandas Categoricals (the long CSV reader dictionary-encodes every column: a file of a
+# million readings has a few stations, parameters and units and some thousands of distinct hours and values,
+# so every per-value step — stripping, parsing times and numbers, checking — runs once per distinct value).
 RAW_COLUMNS = ("station", "parameter", "time", "time_text", "period", "value", "unit", "qc_flag",
                "instrument_status", "line")
 LONG_FIELDS = ("station", "parameter", "time", "value", "unit")
@@ -57,6 +63,79 @@ def _read_csv(path: Path, sep: str = ",") -> pd.DataFrame:
     return frame
 
 
+def _header(path: Path, sep: str) -> list[str] | None:
+    """The header cells as the CSV parser sees them (None if the first line cannot be read as UTF-8)."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            return next(csv.reader(fh, delimiter=sep), None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+
+
+def _categorical(column: pa.ChunkedArray) -> pd.Categorical | None:
+    """A dictionary-encoded Arrow column as a Categorical of Python str, leading spaces dropped (pandas'
+    ``skipinitialspace``), all per distinct value.
+
+    None when a value then starts with a quote: pandas would have read that cell as quoted, so only the pandas
+    path reads it the same way.
+    """
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if not isinstance(array, pa.DictionaryArray):
+        array = array.dictionary_encode()
+    codes = array.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    cats = array.dictionary.to_pylist()
+    trimmed = [c.lstrip(" ") for c in cats]
+    if trimmed != cats:
+        if any(t.startswith('"') and t != c for t, c in zip(trimmed, cats)):
+            return None
+        remap, uniques = pd.factorize(pd.Series(trimmed, dtype=object))
+        return pd.Categorical.from_codes(remap[codes], categories=pd.Index(uniques, dtype=object))
+    return pd.Categorical.from_codes(codes, categories=pd.Index(cats, dtype=object))
+
+
+def _read_csv_arrow(path: Path, sep: str = ",") -> pd.DataFrame | None:
+    """The same frame as ``_read_csv`` (every cell text, '' when empty), read by pyarrow on all cores.
+
+    Each column comes back as a pandas Categorical. Returns None whenever pyarrow might read the file
+    differently from pandas (unreadable or duplicate header, bad UTF-8, ragged rows, quotes after a space): the
+    pandas path then reads it, or raises the message that names the line.
+    """
+    header = _header(path, sep) if path.is_file() and path.stat().st_size else None
+    if not header or len(set(header)) != len(header) or any(h.strip().startswith('"') for h in header):
+        return None
+    dict_text = pa.dictionary(pa.int32(), pa.string())
+    try:
+        table = pa_csv.read_csv(
+            path, read_options=pa_csv.ReadOptions(use_threads=True, block_size=4 << 20),
+            parse_options=pa_csv.ParseOptions(delimiter=sep),
+            convert_options=pa_csv.ConvertOptions(column_types={h: dict_text for h in header},
+                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
+        if table.column_names != header:
+            return None
+        table = table.unify_dictionaries()
+        columns = {name.strip(): _categorical(table.column(name)) for name in header}
+    except (pa.ArrowException, OSError):
+        return None
+    if any(v is None for v in columns.values()):
+        return None
+    frame = pd.DataFrame(columns)
+    frame["line"] = np.arange(len(frame)) + 2
+    return frame
+
+
+def categorical_map(values: pd.Series, fn: Callable[[object], object]) -> pd.Series:
+    """``fn`` applied once per distinct value (missing values included as None), the result as a Categorical."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cats = list(values.cat.categories) + [None]
+        codes = values.cat.codes.to_numpy()
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        cats = list(uniques) + [None]
+    mapped = [fn(c) for c in cats]
+    new_codes, uniques = pd.factorize(pd.Series(mapped, dtype=object), use_na_sentinel=True)
+    return pd.Series(pd.Categorical.from_codes(new_codes[codes], categories=uniques), index=values.index)
+
+
 def parse_times(texts: pd.Series, fmt: str | None = None) -> pd.Series:
     """Parse timestamps to UTC; those without an offset are local time in Việt Nam (Asia/Ho_Chi_Minh)."""
     s = texts.astype(str).str.strip()
@@ -73,12 +152,29 @@ def parse_times(texts: pd.Series, fmt: str | None = None) -> pd.Series:
     return out
 
 
+def parse_times_once(texts: pd.Series, fmt: str | None = None) -> pd.Series:
+    """``parse_times`` of each distinct text once (a file repeats every hour once per station and parameter)."""
+    if isinstance(texts.dtype, pd.CategoricalDtype):
+        codes = texts.cat.codes.to_numpy()
+        cats = pd.Series(texts.cat.categories, dtype=object)
+    else:
+        codes, uniques = pd.factorize(texts, use_na_sentinel=True)
+        cats = pd.Series(uniques, dtype=object)
+    parsed = parse_times(pd.concat([cats, pd.Series(["nan"], dtype=object)], ignore_index=True), fmt)
+    return pd.Series(parsed.array.take(np.where(codes >= 0, codes, len(cats))), index=texts.index)
+
+
 def _frame(n: int, **columns: object) -> pd.DataFrame:
-    """The raw observation frame; a scalar argument fills its whole column."""
+    """The raw observation frame; a scalar argument fills its whole column (a text scalar as a Categorical)."""
     frame = pd.DataFrame(index=pd.RangeIndex(n))
     for c in RAW_COLUMNS:
         v = columns.get(c)
-        frame[c] = v.reset_index(drop=True) if isinstance(v, pd.Series) else v
+        if isinstance(v, pd.Series):
+            frame[c] = v.reset_index(drop=True)
+        elif isinstance(v, str):
+            frame[c] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[v])
+        else:
+            frame[c] = v
     return frame
 
 
@@ -91,7 +187,9 @@ def _require(frame: pd.DataFrame, needed: tuple[str, ...], file: str, hint: str)
 
 def read_long(path: Path, mapping: dict[str, str] | None = None, station: str | None = None) -> pd.DataFrame:
     """Generic long CSV: station, parameter, time, value, unit [, flag, instrument_status, period]."""
-    frame = _read_csv(path)
+    frame = _read_csv_arrow(path)
+    if frame is None:
+        frame = _read_csv(path)
     mapping = dict(mapping or {})
     unknown = [k for k in mapping if k not in (*LONG_FIELDS, *LONG_OPTIONAL)]
     if unknown:
@@ -102,12 +200,13 @@ def read_long(path: Path, mapping: dict[str, str] | None = None, station: str | 
         raise InputError(f"--map names column(s) the file does not have: {', '.join(absent)}", file=path.name)
     frame = frame.rename(columns={src: tgt for tgt, src in mapping.items()})
     if station is not None:
-        frame["station"] = station
+        frame["station"] = pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), categories=[station])
     _require(frame, LONG_FIELDS, path.name, "Map them with --map FIELD=COLUMN.")
     n = len(frame)
-    period = frame["period"].str.strip().str.lower() if "period" in frame else "1h"
-    return _frame(n, station=frame["station"].str.strip(), parameter=frame["parameter"],
-                  time=parse_times(frame["time"]), time_text=frame["time"], period=period, value=frame["value"],
+    period = categorical_map(frame["period"], lambda v: str(v).strip().lower()) if "period" in frame else "1h"
+    station = categorical_map(frame["station"], lambda v: v.strip() if isinstance(v, str) else v)
+    return _frame(n, station=station, parameter=frame["parameter"],
+                  time=parse_times_once(frame["time"]), time_text=frame["time"], period=period, value=frame["value"],
                   unit=frame["unit"], qc_flag=frame["flag"] if "flag" in frame else None,
                   instrument_status=frame["instrument_status"] if "instrument_status" in frame else None,
                   line=frame["line"])

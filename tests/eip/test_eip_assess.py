@@ -47,9 +47,11 @@ def test_stations_and_polluted_sites_within_one_km(world):
 
 def test_latest_reading_of_a_nearby_station_is_shown(world):
     with world.begin() as conn:
-        conn.execute(text("INSERT INTO aqi_hourly (station_code, scheme, hour_end, aqi, category, detail) VALUES "
-                          "('AIR-NEAR', 'vn', '2025-06-30 10:00+07', 87, 'Trung bình', '{}'), "
-                          "('AIR-NEAR', 'vn', '2025-07-02 10:00+07', 150, 'Kém', '{}')"))
+        # Stored AQI rows are read through the aqi_hourly view; category 1 = Trung bình, 2 = Kém.
+        conn.execute(text("INSERT INTO aqi_hourly_store (station_code, hour_end, present, vn_aqi, vn_category, "
+                          "vn_provisional, vn_beyond_scale, us_provisional, us_beyond_scale) VALUES "
+                          "('AIR-NEAR', '2025-06-30 10:00+07', 0, 87, 1, false, false, false, false), "
+                          "('AIR-NEAR', '2025-07-02 10:00+07', 0, 150, 2, false, false, false, false)"))
     with world.connect() as conn:
         a = eip_assess.assess(conn, "P1", ON)
     near = next(s for s in a.context["stations"] if s["code"] == "AIR-NEAR")

@@ -138,8 +138,9 @@ def _fresh(engine: Engine, settings: IngestSettings, tmp: Path) -> tuple:
     """Empty tables, the vector stations, then the air and water files loaded through the pipeline."""
     truncate_all(engine)
     with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE measurements, measurement_changes, aqi_hourly, aqi_daily, wqi_results, "
-                             "qcvn_exceedances, qcvn_summaries RESTART IDENTITY CASCADE")
+        conn.exec_driver_sql("TRUNCATE measurements, measurement_changes, aqi_hourly_store, aqi_daily_store, "
+                             "wqi_results, qcvn_exceedances, qcvn_summaries, qcvn_monthly_sums "
+                             "RESTART IDENTITY CASCADE")
     r = ingest_file(engine, REGISTRY.get("monitoring_stations"), write_stations(tmp / "stations.csv"),
                     LoadOptions(crs="EPSG:4326"), ingest_settings=settings, area=AreaSettings())
     assert r.status == "succeeded", (r.error, r.problems)

@@ -21,6 +21,7 @@ row (≈ 7 µs). Now:
   next 1st) the number of clean hourly readings and their exact sum as a double-double (sum_hi + sum_lo), so an
   annual mean is built from twelve rows instead of re-reading a year of readings. Rows converted here from
   existing readings carry the decimal sum (sum_lo = 0); every refresh writes exact binary sums.
+- qcvn_exceedances and qcvn_summaries lose their per-row foreign key too; the same triggers cover them.
 """
 from alembic import op
 
@@ -55,8 +56,13 @@ DAILY_KEYS = {
            "co": ("co_max_8h", "co_8h_count")},
 }
 COMMON = ("aqi", "category", "dominant", "provisional", "beyond_scale")
-COMMON_TYPES = {"aqi": "smallint", "category": "text", "dominant": "text", "provisional": "boolean NOT NULL",
-                "beyond_scale": "boolean NOT NULL"}
+# category and dominant are stored as codes (0-based) into these lists, as geo.aqi_tables orders them; the views
+# give back the names. A test checks the lists against the engine's.
+CATEGORY_NAMES = {"vn": ("Tốt", "Trung bình", "Kém", "Xấu", "Rất xấu", "Nguy hại"),
+                  "us": ("Tốt", "Trung bình", "Không tốt cho nhóm nhạy cảm", "Có hại cho sức khỏe",
+                         "Rất có hại cho sức khỏe", "Nguy hại")}
+COMMON_TYPES = {"aqi": "smallint", "category": "smallint", "dominant": "smallint",
+                "provisional": "boolean NOT NULL", "beyond_scale": "boolean NOT NULL"}
 
 
 def _key(column: str) -> str:
@@ -71,7 +77,7 @@ def _scheme_columns(scheme: str) -> list[str]:
 
 
 def _hourly_ddl() -> str:
-    columns = (["station_code text NOT NULL", "hour_end timestamptz NOT NULL", "present smallint NOT NULL"]
+    columns = (['station_code text COLLATE "C" NOT NULL', "hour_end timestamptz NOT NULL", "present smallint NOT NULL"]
                + [f"{p}_1h double precision" for p in POLLUTANTS])
     for scheme in SCHEMES:
         columns += _scheme_columns(scheme) + [f"{scheme}_{p}_nowcast double precision" for p in ("pm25", "pm10")]
@@ -82,7 +88,7 @@ def _hourly_ddl() -> str:
 
 
 def _daily_ddl() -> str:
-    columns = (["station_code text NOT NULL", "day date NOT NULL", "present smallint NOT NULL"]
+    columns = (['station_code text COLLATE "C" NOT NULL', "day date NOT NULL", "present smallint NOT NULL"]
                + [f"{name} {sql}" for name, sql in DAILY_INPUTS])
     for scheme in SCHEMES:
         columns += _scheme_columns(scheme)
@@ -100,10 +106,33 @@ def _detail(scheme: str, keys: dict[str, tuple[str, ...]]) -> str:
     return "(" + "\n     || ".join(parts) + ")"
 
 
+def _labels(names: tuple[str, ...]) -> str:
+    return "ARRAY[" + ", ".join("'" + n.replace("'", "''") + "'" for n in names) + "]::text[]"
+
+
+def _decoded(scheme: str, column: str) -> str:
+    """A view column from the store: category and dominant codes become their names (NULL stays NULL)."""
+    if column == "category":
+        return f"({_labels(CATEGORY_NAMES[scheme])})[{scheme}_category + 1]"
+    if column == "dominant":
+        return f"({_labels(POLLUTANTS)})[{scheme}_dominant + 1]"
+    return f"{scheme}_{column}"
+
+
+def _encoded(scheme: str, column: str) -> str:
+    """The store value of a former row's column: names become codes."""
+    if column == "category":
+        names = _labels(CATEGORY_NAMES[scheme])
+        return f"array_position({names}, max(category) FILTER (WHERE scheme = '{scheme}')) - 1"
+    if column == "dominant":
+        return f"array_position({_labels(POLLUTANTS)}, max(dominant) FILTER (WHERE scheme = '{scheme}')) - 1"
+    raise ValueError(column)
+
+
 def _view(name: str, store: str, time_col: str, keys: dict) -> str:
     branches = []
     for scheme in SCHEMES:
-        common = ", ".join(f"{scheme}_{c} AS {c}" for c in COMMON)
+        common = ", ".join(f"{_decoded(scheme, c)} AS {c}" for c in COMMON)
         branches.append(f"SELECT station_code, '{scheme}'::text AS scheme, {time_col}, {common},\n"
                         f"  {_detail(scheme, keys[scheme])} AS detail, computed_at\nFROM {store}")
     return f"CREATE VIEW {name} AS\n" + "\nUNION ALL\n".join(branches)
@@ -115,7 +144,8 @@ def _present() -> str:
                       for bit, p in enumerate(POLLUTANTS))
 
 
-def _convert(old: str, store: str, time_col: str, shared: list[tuple[str, str]], per_scheme: list[tuple[str, str]]) -> str:
+def _convert(old: str, store: str, time_col: str, shared: list[tuple[str, str]],
+             per_scheme: list[tuple[str, str]]) -> str:
     """INSERT … SELECT that pivots the former per-scheme jsonb rows into one store row."""
     def cast(sql: str) -> str:
         return "double precision" if sql.startswith("double") else sql
@@ -129,8 +159,12 @@ def _convert(old: str, store: str, time_col: str, shared: list[tuple[str, str]],
         where = f"FILTER (WHERE scheme = '{scheme}')"
         for c in COMMON:
             columns.append(f"{scheme}_{c}")
-            values.append(f"coalesce(bool_or({c}) {where}, false)" if c in ("provisional", "beyond_scale")
-                          else f"max({c}) {where}")
+            if c in ("provisional", "beyond_scale"):
+                values.append(f"coalesce(bool_or({c}) {where}, false)")
+            elif c in ("category", "dominant"):
+                values.append(f"({_encoded(scheme, c)})::smallint")
+            else:
+                values.append(f"max({c}) {where}")
         for p in POLLUTANTS:
             columns += [f"{scheme}_{p}_exact", f"{scheme}_{p}_rounded"]
             values += [f"max((detail->'{p}'->>'exact')::double precision) {where}",
@@ -152,20 +186,24 @@ HOURLY_PER_SCHEME = ([(f"{s}_{p}_nowcast", "double precision") for s in SCHEMES 
 # Daily inputs are the same in both schemes (computed from the same hours), except CO's 8-h (US) and 1-h (VN).
 DAILY_SHARED = list(DAILY_INPUTS)
 
-FOLLOW_STATIONS = """
+# The stored-index tables that no longer have a foreign key to monitoring_stations (one RI check per written row).
+FOLLOWERS = ("aqi_hourly_store", "aqi_daily_store", "qcvn_exceedances", "qcvn_summaries", "qcvn_monthly_sums")
+FOLLOW_STATIONS = f"""
 CREATE FUNCTION aqi_store_follow_stations() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   -- What ON UPDATE / ON DELETE CASCADE did when the stored indices had a foreign key to the station.
   IF TG_OP = 'UPDATE' THEN
-    UPDATE aqi_hourly_store SET station_code = NEW.code WHERE station_code = OLD.code;
-    UPDATE aqi_daily_store SET station_code = NEW.code WHERE station_code = OLD.code;
+    {" ".join(f"UPDATE {t} SET station_code = NEW.code WHERE station_code = OLD.code;" for t in FOLLOWERS)}
     RETURN NEW;
   ELSIF TG_OP = 'DELETE' THEN
-    DELETE FROM aqi_hourly_store WHERE station_code = OLD.code;
-    DELETE FROM aqi_daily_store WHERE station_code = OLD.code;
+    {" ".join(f"DELETE FROM {t} WHERE station_code = OLD.code;" for t in FOLLOWERS)}
     RETURN OLD;
   END IF;
-  TRUNCATE aqi_hourly_store, aqi_daily_store;   -- TRUNCATE monitoring_stations … CASCADE emptied them too
+  BEGIN
+    TRUNCATE {", ".join(FOLLOWERS)};   -- TRUNCATE monitoring_stations … CASCADE emptied them too
+  EXCEPTION WHEN object_in_use THEN
+    NULL;   -- they are in the same TRUNCATE statement, which empties them anyway
+  END;
   RETURN NULL;
 END $$"""
 
@@ -195,16 +233,11 @@ def upgrade() -> None:
     op.execute(_view("aqi_daily", "aqi_daily_store", "day", DAILY_KEYS))
     for table, granted in grants.items():
         _regrant(table, granted)
-    op.execute(FOLLOW_STATIONS)
-    op.execute("CREATE TRIGGER monitoring_stations_aqi_store_rename AFTER UPDATE OF code ON monitoring_stations "
-               "FOR EACH ROW WHEN (OLD.code IS DISTINCT FROM NEW.code) EXECUTE FUNCTION aqi_store_follow_stations()")
-    op.execute("CREATE TRIGGER monitoring_stations_aqi_store_delete AFTER DELETE ON monitoring_stations "
-               "FOR EACH ROW EXECUTE FUNCTION aqi_store_follow_stations()")
-    op.execute("CREATE TRIGGER monitoring_stations_aqi_store_truncate AFTER TRUNCATE ON monitoring_stations "
-               "FOR EACH STATEMENT EXECUTE FUNCTION aqi_store_follow_stations()")
+    for table in ("qcvn_exceedances", "qcvn_summaries"):
+        op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {table}_station_code_fkey")
     op.execute("""
 CREATE TABLE qcvn_monthly_sums (
-  station_code text NOT NULL REFERENCES monitoring_stations(code) ON UPDATE CASCADE ON DELETE CASCADE,
+  station_code text NOT NULL,
   parameter text NOT NULL,
   month date NOT NULL,
   n_hours integer NOT NULL,
@@ -221,6 +254,13 @@ SELECT station_code, parameter,
 FROM measurements
 WHERE period = '1h' AND parameter IN ({pollutants}) AND qc_flag IN ('valid', 'suspect') AND value >= 0
 GROUP BY 1, 2, 3""")
+    op.execute(FOLLOW_STATIONS)
+    op.execute("CREATE TRIGGER monitoring_stations_aqi_store_rename AFTER UPDATE OF code ON monitoring_stations "
+               "FOR EACH ROW WHEN (OLD.code IS DISTINCT FROM NEW.code) EXECUTE FUNCTION aqi_store_follow_stations()")
+    op.execute("CREATE TRIGGER monitoring_stations_aqi_store_delete AFTER DELETE ON monitoring_stations "
+               "FOR EACH ROW EXECUTE FUNCTION aqi_store_follow_stations()")
+    op.execute("CREATE TRIGGER monitoring_stations_aqi_store_truncate AFTER TRUNCATE ON monitoring_stations "
+               "FOR EACH STATEMENT EXECUTE FUNCTION aqi_store_follow_stations()")
 
 
 def _old_table(name: str, time_col: str, time_type: str) -> str:
@@ -247,6 +287,11 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER monitoring_stations_aqi_store_delete ON monitoring_stations")
     op.execute("DROP TRIGGER monitoring_stations_aqi_store_rename ON monitoring_stations")
     op.execute("DROP FUNCTION aqi_store_follow_stations()")
+    for table in ("qcvn_exceedances", "qcvn_summaries"):
+        op.execute(f"DELETE FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM monitoring_stations s WHERE s.code = "
+                   "t.station_code)")
+        op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {table}_station_code_fkey FOREIGN KEY (station_code) "
+                   "REFERENCES monitoring_stations(code) ON UPDATE CASCADE ON DELETE CASCADE")
     for view, store, time_col, time_type in (("aqi_hourly", "aqi_hourly_store", "hour_end", "timestamptz"),
                                              ("aqi_daily", "aqi_daily_store", "day", "date")):
         op.execute(_old_table(f"{view}_old", time_col, time_type))
