@@ -210,7 +210,8 @@ def dump(conn, stations: list[str] | None = None) -> dict[str, list[bytes]]:  # 
     return out
 
 
-def compare(old: dict[str, list[bytes]], new: dict[str, list[bytes]]) -> list[str]:
+def compare(old: dict[str, list[bytes]], new: dict[str, list[bytes]], names: tuple[str, str] = ("old", "new")
+            ) -> list[str]:
     """One line per table: rows, and differing rows/columns if any (with the largest relative difference)."""
     lines = []
     for table in TABLES:
@@ -237,7 +238,8 @@ def compare(old: dict[str, list[bytes]], new: dict[str, list[bytes]]) -> list[st
                     except ValueError:
                         worst[name] = float("inf")
         what = ", ".join(f"{k} in {v:,} rows (max relative difference {worst[k]:.1e})" for k, v in differ.items())
-        lines.append(f"{table} old {len(a):,} / new {len(b):,} rows: DIFFERENT (only old {len(only_a)}, only new "
+        x, y = names
+        lines.append(f"{table} {x} {len(a):,} / {y} {len(b):,} rows: DIFFERENT (only {x} {len(only_a)}, only {y} "
                      f"{len(only_b)}; {what}; e.g. {example or sorted(only_a or only_b)[:1]})")
     return lines
 
@@ -252,10 +254,20 @@ def readings_in(conn, touched) -> int:  # noqa: ANN001
     return n
 
 
+STORES = {"old": "aqi_hourly, aqi_daily, qcvn_exceedances, qcvn_summaries",
+          "new": "aqi_hourly_store, aqi_daily_store, qcvn_exceedances, qcvn_summaries, qcvn_monthly_sums"}
+
+
 def run_refresh(module: types.ModuleType, conn, touched, keep: bool,  # noqa: ANN001
-                stations: list[str]) -> tuple[float, dict[str, list[bytes]]]:
-    """One timed refresh in its own transaction; committed (``keep``) or rolled back after reading the rows."""
+                stations: list[str], empty: str | None = None) -> tuple[float, dict[str, list[bytes]]]:
+    """One timed refresh in its own transaction; committed (``keep``) or rolled back after reading the rows.
+
+    ``empty``: tables to TRUNCATE first, inside the transaction (not timed): the rows are then new again, as in a
+    first load, although the readings were just read (the warm repetition of a file).
+    """
     conn.rollback()
+    if empty:
+        conn.execute(f"TRUNCATE {empty}")
     t = time.perf_counter()
     module.refresh_touched(conn, touched)
     seconds = time.perf_counter() - t
@@ -267,7 +279,7 @@ def run_refresh(module: types.ModuleType, conn, touched, keep: bool,  # noqa: AN
 
 
 def scenario(name: str, conns: dict, modules: dict[str, types.ModuleType], touched, rounds: int,  # noqa: ANN001
-             keep: bool, results: dict) -> dict[str, dict]:
+             keep: bool, results: dict, empty: bool = False) -> dict[str, dict]:
     """Time one refresh with each method (interleaved); return each method's stored rows of the touched stations."""
     stations = sorted(touched.air)
     n = readings_in(conns["new"], touched)
@@ -275,7 +287,8 @@ def scenario(name: str, conns: dict, modules: dict[str, types.ModuleType], touch
     line = f"    {name}: {n:,} readings"
     for k in range(rounds):
         for label, module in modules.items():
-            seconds, rows = run_refresh(module, conns[label], touched, keep, stations)
+            seconds, rows = run_refresh(module, conns[label], touched, keep, stations,
+                                        STORES[label] if empty else None)
             stored[label] = rows
             r = results.setdefault(name, {}).setdefault(label, {"readings": n, "seconds": []})
             r["seconds"].append(seconds)
@@ -348,6 +361,12 @@ def main() -> None:
                 if "old" in stored:
                     problems += [f"file {k:02d}: {c}" for c in compare(stored["old"], stored["new"])
                                  if "DIFFERENT" in c]
+            print(f"  file 00 again, warm: its readings were just read, the stores emptied in the transaction "
+                  f"(best of {args.rounds}, rolled back) ({loadavg()})", flush=True)
+            touched = touched_span(conn_new, groups[0], modules["new"])
+            stored = scenario("file 00 again, warm", conns, modules, touched, args.rounds, False, results, empty=True)
+            if "old" in stored:
+                problems += [f"file 00 again: {c}" for c in compare(stored["old"], stored["new"]) if "DIFFERENT" in c]
             print(f"  incremental refreshes (best of {args.rounds}, rolled back) ({loadavg()})", flush=True)
             for name, touched in incremental_cases(conn_new, groups[0], modules["new"]):
                 stations = sorted(touched.air)
@@ -356,7 +375,8 @@ def main() -> None:
                     conn.rollback()
                 stored = scenario(name, conns, modules, touched, args.rounds, False, results)
                 for label in stored:
-                    lines = [c for c in compare(loaded[label], stored[label]) if "DIFFERENT" in c]
+                    lines = [c for c in compare(loaded[label], stored[label], ("first load", "incremental"))
+                             if "DIFFERENT" in c]
                     consistency.append(f"{name}, {label}: " + ("same rows as its first loads stored" if not lines
                                                                else "; ".join(lines)))
         report(results, problems, consistency)
@@ -395,7 +415,7 @@ def report(results: dict, problems: list[str], consistency: list[str]) -> None:
         for label, r in by.items():
             best = min(r["seconds"])
             print(f"  {name:<40}{label:>8}{r['readings']:>12,}{best:>10.2f}{best / max(r['readings'], 1) * 1e6:>12.2f}")
-            if name.startswith("file"):
+            if name.startswith("file") and not name.endswith("warm"):
                 first[label][0] += r["readings"]
                 first[label][1] += best
     print()
@@ -404,12 +424,17 @@ def report(results: dict, problems: list[str], consistency: list[str]) -> None:
             print(f"  first loads, all files: {label} {n:,} readings in {s:.1f} s = {s / n * 1e6:.2f} us/reading")
     if first["old"][0] and first["new"][0]:
         ratio = (first["old"][1] / first["old"][0]) / (first["new"][1] / first["new"][0])
-        print(f"  ratio old / new = {ratio:.1f}x   (goal: new <= ~2 us/reading, 20-30x)")
+        print(f"  ratio old / new, first loads = {ratio:.1f}x   (goal: new <= ~2 us/reading, 20-30x)")
     for name, by in results.items():
-        if not name.startswith("file") and "old" in by and "new" in by:
-            print(f"  {name}: old / new = {min(by['old']['seconds']) / min(by['new']['seconds']):.1f}x")
+        if not name.startswith("file 0") or name.endswith("warm"):
+            if "old" not in by or "new" not in by:
+                continue
+            n = by["new"]["readings"]
+            print(f"  {name}: old / new = {min(by['old']['seconds']) / min(by['new']['seconds']):.1f}x "
+                  f"(new {min(by['new']['seconds']) / max(n, 1) * 1e6:.2f} us/reading)")
     if first["old"][0]:
-        print("  first loads, old vs new: " + ("every row and column identical" if not problems else "DIFFERENCES"))
+        print("  old vs new (first loads, warm repetition): " + ("every row and column identical" if not problems
+                                                                 else "DIFFERENCES"))
         for p in problems:
             print("    " + p)
     print("  incremental refresh of unchanged readings vs the rows the first loads stored:")
