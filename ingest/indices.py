@@ -163,8 +163,8 @@ class _Plan:
     stations: list[str]
     start: int                     # touched span, epoch hours
     end: int
-    first: np.ndarray              # (stations × pollutants) first and last reading (epoch hours), −1 = none
-    last: np.ndarray
+    prev: np.ndarray               # (stations × pollutants) last reading before start, −1 = none
+    next: np.ndarray               # (stations × pollutants) first reading after end, −1 = none
     hour_lo: np.ndarray            # per station: hourly rows rewritten in [hour_lo, hour_hi]
     hour_hi: np.ndarray
     months: tuple[int, int]        # QCVN: local days [first, last] of the whole months recomputed
@@ -182,30 +182,46 @@ class _Plan:
 _PROBE = """
 SELECT s.i, p.j,
   (SELECT m.measured_at FROM measurements m WHERE m.station_code = s.code AND m.parameter = p.code
-     AND m.period = '1h' AND m.qc_flag IN ('valid', 'suspect') ORDER BY m.measured_at LIMIT 1),
-  (SELECT m.measured_at FROM measurements m WHERE m.station_code = s.code AND m.parameter = p.code
      AND m.period = '1h' AND m.qc_flag IN ('valid', 'suspect') AND m.measured_at < %(lo)s
    ORDER BY m.measured_at DESC LIMIT 1),
   (SELECT m.measured_at FROM measurements m WHERE m.station_code = s.code AND m.parameter = p.code
      AND m.period = '1h' AND m.qc_flag IN ('valid', 'suspect') AND m.measured_at > %(hi)s
-   ORDER BY m.measured_at LIMIT 1),
-  (SELECT m.measured_at FROM measurements m WHERE m.station_code = s.code AND m.parameter = p.code
-     AND m.period = '1h' AND m.qc_flag IN ('valid', 'suspect') ORDER BY m.measured_at DESC LIMIT 1)
+   ORDER BY m.measured_at LIMIT 1)
 FROM unnest(%(stations)s::text[]) WITH ORDINALITY s(code, i)
 CROSS JOIN unnest(%(params)s::text[]) WITH ORDINALITY p(code, j)"""
 
 
-def _probe(conn: psycopg.Connection, stations: list[str], lo: int, hi: int) -> np.ndarray:
-    """Per station and pollutant (index look-ups): the first reading, the last before ``lo``, the first after
-    ``hi`` and the last reading, as epoch hours in a (4 × stations × pollutants) array; −1 = none."""
-    found = np.full((4, len(stations), len(POLLUTANTS)), -1, dtype="int64")
+def _probe(conn: psycopg.Connection, stations: list[str], lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per station and pollutant (index look-ups): the last reading before ``lo`` and the first after ``hi``, as
+    epoch hours in (stations × pollutants) arrays; −1 = none."""
+    before = np.full((len(stations), len(POLLUTANTS)), -1, dtype="int64")
+    after = before.copy()
     rows = conn.execute(_PROBE, {"stations": stations, "params": list(POLLUTANTS), "lo": _moment(lo),
                                  "hi": _moment(hi)}).fetchall()
-    for i, j, *moments in rows:
-        for k, moment in enumerate(moments):
-            if moment is not None:
-                found[k, i - 1, j - 1] = _epoch_hour(moment)
-    return found
+    for i, j, prev, nxt in rows:
+        if prev is not None:
+            before[i - 1, j - 1] = _epoch_hour(prev)
+        if nxt is not None:
+            after[i - 1, j - 1] = _epoch_hour(nxt)
+    return before, after
+
+
+_BEYOND = """
+SELECT k.i, k.j FROM unnest(%(stations)s::text[], %(params)s::text[], %(i)s::int[], %(j)s::int[])
+  k(code, param, i, j)
+WHERE EXISTS (SELECT 1 FROM measurements m WHERE m.station_code = k.code AND m.parameter = k.param
+              AND m.period = '1h' AND m.qc_flag IN ('valid', 'suspect') AND {condition})"""
+
+
+def _beyond(conn: psycopg.Connection, plan: _Plan, pairs: np.ndarray, condition: str, moment: datetime
+            ) -> set[tuple[int, int]]:
+    """The (station, pollutant) index pairs among ``pairs`` with a reading before/after ``moment``."""
+    if not len(pairs):
+        return set()
+    rows = conn.execute(_BEYOND.format(condition=condition), {
+        "stations": [plan.stations[i] for i, _ in pairs], "params": [POLLUTANTS[j] for _, j in pairs],
+        "i": [int(i) for i, _ in pairs], "j": [int(j) for _, j in pairs], "moment": moment}).fetchall()
+    return {(int(i), int(j)) for i, j in rows}
 
 
 def _eight_hour_parameters() -> frozenset[str]:
@@ -213,7 +229,7 @@ def _eight_hour_parameters() -> frozenset[str]:
 
 
 def _plan(conn: psycopg.Connection, stations: list[str], start: int, end: int) -> _Plan:
-    first, prev, nxt, last = _probe(conn, stations, start, end)
+    prev, nxt = _probe(conn, stations, start, end)
     has_prev, has_next = prev >= 0, nxt >= 0
     prev_s = np.where(has_prev.any(axis=1), prev.max(axis=1), -1)
     next_s = np.where(has_next.any(axis=1), np.where(has_next, nxt, _NEVER).min(axis=1), -1)
@@ -236,7 +252,7 @@ def _plan(conn: psycopg.Connection, stations: list[str], start: int, end: int) -
     # 12 hours ahead as well.
     days = (min(_local_day(int(hour_lo.min())), months[0]) - 1, max(_local_day(int(hour_hi.max())), months[1]) + 1)
     _check_clock(_first_hour(days[0]), _first_hour(days[1] + 1))
-    return _Plan(stations, start, end, first, last, hour_lo, hour_hi, months, days)
+    return _Plan(stations, start, end, prev, nxt, hour_lo, hour_hi, months, days)
 
 
 # ---------------------------------------------------------------------------------------------- the readings
@@ -327,14 +343,14 @@ def refresh(conn: psycopg.Connection, stations: list[str], start: datetime, end:
                 counts.add(refresh(conn, part, start, end))
             return counts
         values, present = _read(conn, plan)
-        first, last = _extent(plan)
+        first, last, series_last = _extent(conn, plan, present)
         _delete(conn, plan)
         # The server takes the hourly rows in (the bulk of the writing) while the days and QCVN 05 are computed.
         with StreamedCopy(conn, HOURLY_STORE, HOURLY_COLUMNS) as hourly:
             for columns in _hourly_blocks(plan, values, present, first, last):
                 hourly.send(columns)
             daily = _daily_columns(plan, values, present, first, last)
-            qcvn_rows = _qcvn_rows(plan, values)
+            qcvn_rows = _qcvn_rows(plan, values, series_last)
         counts.hourly = 2 * hourly.rows            # rows of the aqi_hourly / aqi_daily views: one per scheme
         counts.daily = 2 * copy_rows(conn, DAILY_STORE, daily)
         counts.exceedances = _write_qcvn(conn, plan, qcvn_rows)
@@ -344,12 +360,61 @@ def refresh(conn: psycopg.Connection, stations: list[str], start: datetime, end:
     return counts
 
 
-def _extent(plan: _Plan) -> tuple[np.ndarray, np.ndarray]:
-    """Per station, grid indices of its first and last reading of any pollutant (±∞ when it has none)."""
-    have = plan.first >= 0
-    first = np.where(have.any(axis=1), np.where(have, plan.first, _NEVER).min(axis=1) - plan.grid_lo, _NEVER)
-    last = np.where(have.any(axis=1), plan.last.max(axis=1) - plan.grid_lo, -_NEVER)
-    return first, last
+def _first_last(present: np.ndarray, prev: np.ndarray, nxt: np.ndarray, lo: np.ndarray, hi: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Grid indices of each series' first and last reading as far as they matter: −∞ when a reading lies at or
+    before ``lo`` (everything from ``lo`` on is after the first reading), +∞ when one lies at or after ``hi``.
+
+    ``present`` (series × hours) holds the readings in the grid; ``prev``/``nxt`` the last reading before the
+    touched span and the first after it (grid indices, possibly outside the grid; None = none). Also returns
+    which series are undecided on each side: a reading in the grid after ``lo`` with nothing in the grid before it
+    but an earlier reading before the span, which may lie before the grid or not (likewise after ``hi``).
+    """
+    n = present.shape[-1]
+    i = np.arange(n)
+    has_prev, has_next = prev != NONE, nxt != NONE
+    anything = present.any(axis=-1)
+    grid_first = np.where(anything, present.argmax(axis=-1), _NEVER)
+    grid_last = np.where(anything, n - 1 - present[..., ::-1].argmax(axis=-1), -_NEVER)
+    early = (has_prev & (prev <= lo)) | (present & (i <= lo[..., np.newaxis])).any(axis=-1)
+    late = (has_next & (nxt >= hi)) | (present & (i >= hi[..., np.newaxis])).any(axis=-1)
+    return (np.where(early, -_NEVER, grid_first), np.where(late, _NEVER, grid_last), ~early & has_prev,
+            ~late & has_next)
+
+
+NONE = np.iinfo("int64").min       # "no such reading" among grid indices (which may be negative)
+
+
+def _extent(conn: psycopg.Connection, plan: _Plan, present: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                                 np.ndarray]:
+    """Per station, grid indices of its first and last reading of any pollutant (±∞ when beyond what matters:
+    the day of the first rewritten hour, the day of the last one and the last QCVN month); per station and
+    pollutant, the last reading as it matters to the QCVN months' 8-h windows."""
+    grid_lo, hours = plan.grid_lo, plan.hours
+    prev = np.where(plan.prev >= 0, plan.prev - grid_lo, NONE)
+    nxt = np.where(plan.next >= 0, plan.next - grid_lo, NONE)
+    day_first = _first_hour(_local_day(plan.hour_lo)) - grid_lo
+    month_end = _first_hour(plan.months[1] + 1) - 1 - grid_lo
+    day_last = np.maximum(_first_hour(_local_day(plan.hour_hi) + 1) - 1 - grid_lo, month_end)
+    station_next = np.where((nxt != NONE).any(axis=1), np.where(nxt != NONE, nxt, _NEVER).min(axis=1), NONE)
+    first, last, open_lo, open_hi = _first_last(present.any(axis=1), prev.max(axis=1), station_next, day_first,
+                                                day_last)
+    every = np.ones(len(POLLUTANTS), dtype=bool)
+    if open_lo.any():           # rare: a day's gap just before readings shortly before the span
+        found = {i for i, _ in _beyond(conn, plan, np.argwhere(open_lo[:, np.newaxis] & every),
+                                        "m.measured_at < %(moment)s", _moment(grid_lo))}
+        first = np.where(np.isin(np.arange(len(first)), list(found)), -_NEVER, first)
+    if open_hi.any():
+        found = {i for i, _ in _beyond(conn, plan, np.argwhere(open_hi[:, np.newaxis] & every),
+                                        "m.measured_at > %(moment)s", _moment(grid_lo + hours - 1))}
+        last = np.where(np.isin(np.arange(len(last)), list(found)), _NEVER, last)
+    _, series_last, _, open_series = _first_last(present, prev, nxt, np.full(prev.shape, -1),
+                                                 np.full(prev.shape, month_end))
+    if open_series.any():
+        for i, j in _beyond(conn, plan, np.argwhere(open_series), "m.measured_at > %(moment)s",
+                            _moment(grid_lo + hours - 1)):
+            series_last[i, j] = _NEVER
+    return first, last, series_last
 
 
 def _delete(conn: psycopg.Connection, plan: _Plan) -> None:
@@ -592,15 +657,17 @@ class _QcvnRows:
     sums: list[Column]
 
 
-def _qcvn_rows(plan: _Plan, values: np.ndarray) -> _QcvnRows:
-    """Exceedances, monthly summaries and monthly sums of the whole months the refresh covers (no database)."""
+def _qcvn_rows(plan: _Plan, values: np.ndarray, last: np.ndarray) -> _QcvnRows:
+    """Exceedances, monthly summaries and monthly sums of the whole months the refresh covers (no database).
+
+    ``last``: each series' last reading (grid index; +∞ after the months), where its 8-h windows end (o3 and co
+    are never negative, the checks refuse that, so their last reading is their last clean one).
+    """
     m0, m1 = plan.months
     q0, q1 = m0 - plan.grid_days[0], m1 - plan.grid_days[0]
     limits = _limits(m0, m1)
     with np.errstate(invalid="ignore"):
         clean = np.where(values >= 0, values, np.nan)         # negative readings are dropped (convention 7)
-    # A series' 8-h windows end at its last reading (o3 and co are never negative: the checks refuse that).
-    last = np.where(plan.last >= 0, plan.last - plan.grid_lo, -_NEVER)
     month_of_day = (np.arange(m0, m1 + 1).astype("datetime64[D]").astype("datetime64[M]")
                     - np.datetime64("1970-01", "M")).astype("int64")
     exceed_rows: list[dict[str, np.ndarray]] = []

@@ -228,6 +228,17 @@ EDITS: dict[str, tuple[list[str], list[str]]] = {
     "o3 after a gap across the month end removed": (
         [GAP.format(s="ST1", p="'o3'", lo="'2023-12-31 10:00+07'", hi="'2024-01-05 00:00+07'")],
         [GAP.format(s="ST1", p="'o3'", lo="'2024-01-05 00:00+07'", hi="%(last)s")]),
+    # The first reading of the refreshed hours follows a gap that begins before the rows read (the month's): whether
+    # the station had readings earlier (so the gap's hours have rows) is asked of the database.
+    "a value just after a gap across the new year": (
+        [GAP.format(s="ST1", p=ALL, lo="'2023-12-28 00:00+07'", hi="'2024-01-03 08:00+07'")],
+        ["UPDATE measurements SET value = 333 WHERE station_code = 'ST1' AND parameter = 'no2' "
+         "AND measured_at = '2024-01-03 12:00+07'"]),
+    # … and the same after the span: a gap across the month's end, readings again in January.
+    "a value just before a gap across the month end": (
+        [GAP.format(s="ST2", p=ALL, lo="'2023-12-20 17:00+07'", hi="'2024-01-02 00:00+07'")],
+        ["UPDATE measurements SET value = 333 WHERE station_code = 'ST2' AND parameter = 'o3' "
+         "AND measured_at = '2023-12-20 12:00+07'"]),
     "o3 back for a few hours in a three-day o3 gap": (
         [GAP.format(s="ST1", p="'o3'", lo="%(mid)s", hi="%(mid)s + interval '72 hours'")],
         ["INSERT INTO measurements (station_code, parameter, measured_at, period, value, qc_flag, ingest_run_id) "
