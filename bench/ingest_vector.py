@@ -131,7 +131,8 @@ def _scratch_database(admin: str, name: str, create: bool) -> None:
 
 def _empty_tables(engine) -> None:  # noqa: ANN001
     with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE industrial_parks, feature_history, ingest_runs RESTART IDENTITY CASCADE")
+        conn.exec_driver_sql("TRUNCATE industrial_parks, feature_history, feature_insert_spans, ingest_runs "
+                             "RESTART IDENTITY CASCADE")
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {BENCH_TABLE}")
 
 
@@ -144,7 +145,7 @@ def _checkpoint(engine) -> None:  # noqa: ANN001
 def _refuse_non_scratch(engine) -> None:  # noqa: ANN001
     """The TRUNCATE … CASCADE empties ingest_runs and every table referencing it: only on a scratch database."""
     with engine.connect() as conn:
-        tables = ["ingest_runs", "feature_history", *conn.exec_driver_sql(
+        tables = ["ingest_runs", "feature_history", "feature_insert_spans", *conn.exec_driver_sql(
             "SELECT conrelid::regclass::text FROM pg_constraint WHERE contype = 'f' "
             "AND confrelid = 'ingest_runs'::regclass").scalars()]
         full = [t for t in dict.fromkeys(tables)
@@ -163,11 +164,13 @@ def _timed(fn: Callable[[], object], engine=None) -> tuple[float, object]:  # no
     return time.perf_counter() - t0, out
 
 
-# The pipeline's own progress messages mark where each phase starts (their English half, before any count).
-# A first load into an empty layer writes straight into the table ("writing … new features") instead of
-# staging and merging.
-PHASES = (("reading", "ledger+sha256"), ("checking", "read+AOI"), ("staging", "check+lock"),
-          ("writing", "check+lock"), ("merging", "COPY stage"), (None, "merge+commit"))
+# The pipeline's own progress messages mark where each phase ends (their English half, before any count); a
+# segment is labelled by the message that closes it. A first load into an empty layer streams: batches are read,
+# checked and COPYed in turns ("streamed COPY"), then the spatial index is built; other loads read, check, stage
+# and merge.
+PHASES = (("reading", "ledger+sha256"), ("checking", "read+AOI"), ("streamed COPY", "read+check+COPY"),
+          ("spatial index", "last COPY"), ("staging", "check+lock"), ("writing", "check+lock"),
+          ("merging", "COPY stage"), (None, "index+merge+commit"))
 
 
 def _pipeline(engine, path: Path, reports: Path, phases: dict[str, list[float]] | None = None):  # noqa: ANN001, ANN202
@@ -183,9 +186,12 @@ def _pipeline(engine, path: Path, reports: Path, phases: dict[str, list[float]] 
     if not result.ok:
         raise SystemExit(f"pipeline load failed: {result.status}: {result.error}")
     if phases is not None:
+        run: dict[str, float] = {}
         for (t0, _), (t1, msg) in zip(marks, marks[1:]):
             label = next((lab for key, lab in PHASES if key is None or key in msg.split("/")[-1]), msg)
-            phases.setdefault(label, []).append(t1 - t0)
+            run[label] = run.get(label, 0.0) + (t1 - t0)
+        for label, seconds in run.items():
+            phases.setdefault(label, []).append(seconds)
     return result
 
 

@@ -245,10 +245,19 @@ def identify(bind: Engine | Connection, layers: list[str], lon: float, lat: floa
 
 
 def history(bind: Engine | Connection, layer: str, feature_id: int) -> list[dict]:
-    """The feature's recorded changes, oldest first: operation, run, time, file and the fields changed."""
+    """The feature's recorded changes, oldest first: operation, run, time, file and the fields changed.
+
+    An insert by a first load is recorded by the run's span of ids (``feature_insert_spans``), which shares the
+    history's order (``history_id``).
+    """
     sql = ("SELECT h.history_id, h.op, h.run_id, h.recorded_at, h.old_attrs, h.new_attrs, h.geom_changed, "
            "r.file_name, r.kind FROM feature_history h JOIN ingest_runs r ON r.run_id = h.run_id "
-           "WHERE h.layer = :layer AND h.feature_id = :fid ORDER BY h.history_id")
+           "WHERE h.layer = :layer AND h.feature_id = :fid "
+           "UNION ALL "
+           "SELECT s.history_id, 'insert', s.run_id, s.recorded_at, NULL, NULL, NULL, r.file_name, r.kind "
+           "FROM feature_insert_spans s JOIN ingest_runs r ON r.run_id = s.run_id "
+           "WHERE s.layer = :layer AND s.first_id <= :fid AND s.last_id >= :fid "
+           "ORDER BY history_id")
     with _connect(bind) as conn:
         rows = conn.execute(text(sql), {"layer": layer, "fid": feature_id}).mappings().all()
     out = []

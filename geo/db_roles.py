@@ -12,7 +12,8 @@ APP_WRITES = ("users", "sessions", "login_attempts", "layer_access")
 APP_WRITES += ("eip_assessments", "eip_assessment_results", "eip_evidence", "eip_declarations", "eip_status_history")
 APP_WRITES += ("eip_enterprise_results", "eip_enterprise_certificates", "eip_certificate_history")
 # Tables the public paths never read, whatever the layer levels say.
-NEVER_PUBLIC = ("users", "sessions", "login_attempts", "feature_history", "measurement_changes", "ingest_runs")
+NEVER_PUBLIC = ("users", "sessions", "login_attempts", "feature_history", "feature_insert_spans", "measurement_changes",
+                "ingest_runs")
 
 
 def ensure_roles(engine: Engine, app_user: str, reader_user: str, public_tables: list[str],

@@ -6,13 +6,15 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from numpy.typing import NDArray
 from pyproj import CRS
 
 from geo.crs import STORAGE_EPSG, check_plausible, describe
 from geo.errors import CrsError, InputError
-from geo.geometry import family, invalid_reasons, promote, repair
+from geo.geometry import family, invalid_reasons, repair
 from ingest.aoi import AreaOfInterest
 from ingest.coerce import coerce_column
 from ingest.readers import SourceData
@@ -42,6 +44,7 @@ class Checked:
     problems: list[Problem] = field(default_factory=list)
     source_crs: str | None = None
     ignored_columns: list[str] = field(default_factory=list)
+    wkb: pa.Array | None = None  # the source WKB of each geometry that is stored as read (NULL where changed)
 
     @property
     def n_rejected(self) -> int:
@@ -131,8 +134,11 @@ def _key_labels(attrs: pd.DataFrame, spec: LayerSpec) -> pd.Series:
 
 def check(source: SourceData, spec: LayerSpec, *, aoi: AreaOfInterest | None,
           crs_override: CRS | None = None, mapping: dict[str, str] | None = None,
-          constants: dict[str, str] | None = None) -> Checked:
-    """Check every record; file-level problems raise InputError, record-level ones become Problems."""
+          constants: dict[str, str] | None = None, duplicates: bool = True) -> Checked:
+    """Check every record; file-level problems raise InputError, record-level ones become Problems.
+
+    ``duplicates=False`` leaves out the duplicate-key test, for a caller checking a file part by part.
+    """
     file = source.path.name
     if len(source.frame) == 0:
         raise InputError("tệp không có đối tượng nào / the file has no features", file=file)
@@ -147,7 +153,7 @@ def check(source: SourceData, spec: LayerSpec, *, aoi: AreaOfInterest | None,
         if f.required:
             col.add((values.isna() & reasons.isna()).to_numpy(), f.name,
                     "thiếu giá trị bắt buộc / required value is missing")
-    geoms, source_crs = _geometry(source, spec, crs_override, col, file)
+    geoms, source_crs, as_read = _geometry(source, spec, crs_override, col, file)
     attrs["geom_type"] = family(geoms)
     for rc in spec.row_checks:
         reasons = rc.rule(attrs)
@@ -155,12 +161,19 @@ def check(source: SourceData, spec: LayerSpec, *, aoi: AreaOfInterest | None,
     attrs = attrs.drop(columns=["geom_type"])
     if aoi is not None:
         _check_aoi(geoms, aoi, col)
-    _check_duplicates(attrs, spec, col)
-    return Checked(attrs, geoms, col.ok, col.problems, source_crs, ignored)
+    if duplicates:
+        _check_duplicates(attrs, spec, col)
+    wkb = None
+    if source.wkb is not None and as_read is not None and len(source.wkb) == len(geoms):
+        wkb = source.wkb if as_read.all() else pc.if_else(pa.array(as_read), source.wkb,
+                                                          pa.nulls(len(geoms), source.wkb.type))
+    return Checked(attrs, geoms, col.ok, col.problems, source_crs, ignored, wkb)
 
 
 def _geometry(source: SourceData, spec: LayerSpec, crs_override: CRS | None, col: _Collector,
-              file: str) -> tuple[NDArray[np.object_], str]:
+              file: str) -> tuple[NDArray[np.object_], str, NDArray[np.bool_] | None]:
+    """Checked geometries in WGS 84, the source CRS's description, and which geometries are exactly as read
+    (None when all were reprojected)."""
     crs = crs_override or source.crs
     if crs is None:
         raise CrsError("tệp không có hệ tọa độ / the file has no CRS; name it with --crs "
@@ -171,7 +184,8 @@ def _geometry(source: SourceData, spec: LayerSpec, crs_override: CRS | None, col
     if present.any():
         check_plausible(tuple(shapely.total_bounds(geoms[present])), crs, file)
     col.add(missing, "geometry", "hình học rỗng / empty or missing geometry")
-    if not crs.equals(CRS.from_epsg(STORAGE_EPSG)) and present.any():
+    reprojected = not crs.equals(CRS.from_epsg(STORAGE_EPSG)) and present.any()
+    if reprojected:
         series = gpd.GeoSeries(geoms, crs=crs).to_crs(STORAGE_EPSG)
         geoms = np.asarray(series.array, dtype=object)
     fixed, repaired = repair(geoms)
@@ -202,7 +216,8 @@ def _geometry(source: SourceData, spec: LayerSpec, crs_override: CRS | None, col
                           "MultiPolygon", "GeometryCollection"], dtype=object)
         col.add(wrong, "geometry", [f"sai kiểu hình học / wrong geometry type {names[t] if t >= 0 else '?'}; "
                                     f"'{spec.name}' takes {' or '.join(sorted(allowed))}" for t in types])
-    return promote(fixed, fams), describe(crs)
+    # Polygon → MultiPolygon etc. happens when the geometries are written (geo.geometry.storage_wkb).
+    return fixed, describe(crs), None if reprojected else ~repaired
 
 
 def _check_aoi(geoms: NDArray[np.object_], aoi: AreaOfInterest, col: _Collector) -> None:

@@ -23,6 +23,11 @@ def coerce_column(raw: pd.Series, spec: FieldSpec) -> tuple[pd.Series, pd.Series
         if spec.minimum is not None or spec.maximum is not None:
             reasons = _range(values, ~blank, spec, reasons)
         return values.where(reasons.isna() & ~blank), reasons
+    if (spec.type is FieldType.DATE and spec.allowed is None and spec.minimum is None and spec.maximum is None
+            and pd.api.types.is_datetime64_any_dtype(raw.dtype)):
+        # Dates read as dates: nothing to parse and nothing can be malformed, so no text is needed either.
+        values, _bad = _date(raw, None)
+        return values, pd.Series(None, index=raw.index, dtype=object)
     text = _as_text(raw)
     blank = text.isna()
     parse = {FieldType.TEXT: _text, FieldType.INTEGER: _integer, FieldType.NUMBER: _number,

@@ -13,7 +13,7 @@ from geo.crs import resolve_crs
 from geo.db import raw_connection
 from geo.errors import DatabaseError, GeoError, InputError
 from geo.settings import AreaSettings, IngestSettings
-from ingest import ledger, loader
+from ingest import first_load, ledger, loader
 from ingest.aoi import resolve_aoi
 from ingest.checks import Checked, Problem, check
 from ingest.readers import read_vector
@@ -107,12 +107,14 @@ def run_guarded(conn: psycopg.Connection, result: LoadResult, body: Callable[[],
 
 def _load(conn: psycopg.Connection, engine: Engine, spec: LayerSpec, path: Path, options: LoadOptions,
           result: LoadResult, ingest_settings: IngestSettings, area: AreaSettings, say: Progress) -> None:
-    say("đọc tệp / reading")
-    source = read_vector(path, layer=options.layer, encoding=options.encoding)
-    result.notes = list(source.notes)
     override = resolve_crs(options.crs) if options.crs else None
     aoi = resolve_aoi(area, engine)
     result.aoi = aoi.label
+    say("đọc tệp / reading")
+    if first_load.load_streamed(conn, spec, path, options, result, aoi=aoi, crs_override=override, say=say):
+        return
+    source = read_vector(path, layer=options.layer, encoding=options.encoding)
+    result.notes = list(source.notes)
     say(f"kiểm tra {len(source.frame)} đối tượng / checking {len(source.frame)} features")
     checked = check(source, spec, aoi=aoi, crs_override=override, mapping=options.mapping,
                     constants=options.constants)

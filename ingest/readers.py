@@ -5,6 +5,8 @@ import codecs
 import unicodedata
 import warnings
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +41,7 @@ class SourceData:
     crs: CRS | None
     driver: str
     notes: list[str] = field(default_factory=list)
+    wkb: pa.Array | None = None  # the WKB each geometry was read from, when the reader had it
 
 
 def read_vector(path: Path, *, layer: str | None = None, encoding: str | None = None) -> SourceData:
@@ -225,28 +228,106 @@ def _read_layer(name: str, target: str, layer: str, encoding: str | None, driver
 
 
 def _read_arrow(target: str, layer: str, encoding: str | None) -> gpd.GeoDataFrame:
-    """The layer through GDAL's columnar (Arrow) interface: 4–6× faster than feature by feature.
-
-    Typed like the feature-by-feature read: dates become datetime64 (not Python date objects), the
-    geometry comes from its WKB column, and the CRS from the layer's metadata.
-    """
+    """The layer through GDAL's columnar (Arrow) interface: 4–6× faster than feature by feature."""
     meta, table = pyogrio.read_arrow(target, layer=layer, encoding=encoding)
+    return _arrow_frame(meta, table)[0]
+
+
+def _arrow_frame(meta: dict, table: pa.Table) -> tuple[gpd.GeoDataFrame, pa.Array | None]:
+    """A GeoDataFrame from Arrow data read by GDAL, typed like the feature-by-feature read: dates become
+    datetime64 (not Python date objects), the geometry comes from its WKB column (also returned), the CRS from
+    the metadata. Text that is not valid UTF-8 raises UnicodeDecodeError (GDAL hands legacy bytes through)."""
     geom_name = meta.get("geometry_name") or "wkb_geometry"
+    wkb = None
     if geom_name in table.column_names:
-        wkb = table.column(geom_name).to_numpy(zero_copy_only=False)
+        wkb = table.column(geom_name).combine_chunks()
         table = table.drop_columns([geom_name])
-        geoms = shapely.from_wkb(wkb)
+        geoms = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
     else:
         geoms = np.full(table.num_rows, None, dtype=object)
     for column in table.columns:
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
             try:
-                column.validate(full=True)  # GDAL hands undeclared legacy bytes through as they are
+                column.validate(full=True)
             except pa.ArrowInvalid as exc:
                 raise UnicodeDecodeError("utf-8", b"", 0, 1, str(exc)) from exc
     frame = table.to_pandas(date_as_object=False)
     frame.index = pd.RangeIndex(len(frame))
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=meta.get("crs"))
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=meta.get("crs")), wkb
+
+
+@dataclass
+class VectorStream:
+    """A vector layer read batch by batch (each batch a SourceData of consecutive features, file order)."""
+
+    path: Path
+    layer: str
+    crs: CRS | None
+    driver: str
+    notes: list[str]
+    count: int | None  # features in the layer when the driver knows it cheaply
+    batches: Iterator[SourceData]
+
+
+@contextmanager
+def open_stream(path: Path, *, layer: str | None = None, encoding: str | None = None,
+                batch_size: int = 20_000) -> Iterator[VectorStream | None]:
+    """The file as a stream of batches when it can be read that way (one layer of a GeoPackage, GeoJSON,
+    Shapefile or FlatGeobuf in UTF-8), else None (and None for anything ``read_vector`` would refuse: that
+    reader gives the message). Batches are what ``read_vector`` would give for the same features."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if (not path.is_file() or path.stat().st_size == 0 or suffix in TABLE_SUFFIXES
+            or (encoding is not None and not _known_utf8(encoding))):
+        yield None
+        return
+    try:
+        if suffix in TEXT_SUFFIXES:
+            _check_utf8(path)
+        target, notes = _ogr_target(path, layer)
+        names = [str(n) for n in pyogrio.list_layers(target)[:, 0]]
+        info = pyogrio.read_info(target, layer=names[0]) if names else {}
+        driver = info.get("driver", "?")
+        chosen = _choose_layer(path.name, names, layer, driver)
+    except (InputError, DataSourceError, DataLayerError, FieldError):
+        yield None
+        return
+    if driver not in _ARROW_DRIVERS or len(chosen) != 1:
+        yield None
+        return
+    if chosen[0] != names[0]:
+        info = pyogrio.read_info(target, layer=chosen[0])
+    read_encoding = "UTF-8" if encoding is None and any(n.startswith("no .cpg") for n in notes) else encoding
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pyogrio.open_arrow(target, layer=chosen[0], encoding=read_encoding, batch_size=batch_size,
+                                use_pyarrow=True) as (meta, reader):
+            crs = None if "no .prj: the shapefile has no CRS" in notes or meta.get("crs") is None \
+                else CRS.from_user_input(meta["crs"])
+            count = info.get("features")
+
+            def batches() -> Iterator[SourceData]:
+                try:
+                    for batch in reader:
+                        frame, wkb = _arrow_frame(meta, pa.Table.from_batches([batch]))
+                        yield SourceData(gpd.GeoDataFrame(frame, geometry="geometry", crs=None), path, chosen[0],
+                                         crs, driver, notes, wkb)
+                except UnicodeDecodeError as exc:
+                    raise InputError("thuộc tính không phải UTF-8 / attributes are not UTF-8; give --encoding "
+                                     "(e.g. cp1258) or add a .cpg file", file=path.name) from exc
+                except (DataSourceError, DataLayerError, FieldError, pa.ArrowException) as exc:
+                    raise InputError(f"không đọc được tệp / cannot read the file: {_gdal_reason(exc)}",
+                                     file=path.name) from exc
+
+            yield VectorStream(path, chosen[0], crs, driver, notes,
+                               int(count) if count is not None and count >= 0 else None, batches())
+
+
+def _known_utf8(encoding: str) -> bool:
+    try:
+        return codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False
 
 
 def _gdal_reason(exc: Exception) -> str:

@@ -22,7 +22,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/geo_test"
 DATA_TABLES = ("admin_units", "industrial_parks", "park_zones", "monitoring_stations", "forest_areas",
                "polluted_sites", "water_bodies", "water_abstraction_points", "waste_facilities",
-               "feature_history", "ingest_runs", "data_versions")
+               "feature_history", "feature_insert_spans", "ingest_runs", "data_versions")
 DATA_TABLES += ("enterprises", "symbiosis_links", "eip_evidence", "eip_declarations", "eip_assessment_results",
                 "eip_assessments", "eip_status_history")
 DATA_TABLES += ("eip_enterprise_results", "eip_certificate_history", "eip_enterprise_certificates")

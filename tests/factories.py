@@ -44,4 +44,6 @@ def data_fingerprint(engine: Engine) -> dict[str, tuple[int, str | None]]:
     with engine.connect() as conn:
         out["feature_history"] = tuple(conn.execute(text(
             "SELECT count(*), md5(string_agg(h::text, '|' ORDER BY history_id)) FROM feature_history h")).one())
+        out["feature_insert_spans"] = tuple(conn.execute(text(
+            "SELECT count(*), md5(string_agg(s::text, '|' ORDER BY history_id)) FROM feature_insert_spans s")).one())
     return out

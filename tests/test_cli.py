@@ -40,6 +40,8 @@ def test_ingest_diff_revert_through_the_cli(geo, tmp_path: Path):
     assert "succeeded" in geo("ingest", "industrial_parks", str(f2)).stdout
     runs = geo("runs").stdout
     assert "v1.geojson" in runs and "v2.geojson" in runs and "cli-test" in runs
+    first = geo("runs", "diff", "1").stdout  # a first load: its inserts are one span of ids
+    assert "2 change(s)" in first and "code=A" in first and "code=B" in first and "insert" in first
     diff = geo("runs", "diff", "2").stdout
     assert "update" in diff and "code=A" in diff and "occupancy_pct" in diff and "code=B" not in diff
     assert "run 2 reverted by run 3" in geo("runs", "revert", "2").stdout

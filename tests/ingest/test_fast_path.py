@@ -43,28 +43,36 @@ def test_first_load_matches_the_staged_upsert(db, tmp_path, ingest_settings, are
     fast = load(db, f, ingest_settings, area)
     assert (fast.status, fast.inserted) == ("succeeded", 12)
     fast_rows = snapshot(db)
-    fast_history = rows(db, "SELECT op, feature_key, old_attrs IS NULL, new_attrs IS NULL FROM feature_history "
-                            "ORDER BY feature_key->>'code'")
-    # ids follow file order, history points at them, and the spatial index is back with its definition
+    with raw_connection(db) as conn:
+        fast_diff = [(c.op, c.layer, c.key, c.fields, c.geom_changed) for c in history.diff(conn, fast.run_id)]
+    # ids follow file order, one span of history covers exactly them (no per-row history), and the spatial
+    # index is back with its definition
     assert rows(db, "SELECT code FROM industrial_parks ORDER BY id") == [(f"P{i:02d}",) for i in range(12)]
-    assert rows(db, "SELECT count(*) FROM feature_history h JOIN industrial_parks p ON p.id = h.feature_id "
-                    "AND p.code = h.feature_key->>'code'") == [(12,)]
+    assert rows(db, "SELECT s.run_id, s.layer, s.first_id = min(p.id), s.last_id = max(p.id), "
+                    "s.last_id - s.first_id + 1 FROM feature_insert_spans s, industrial_parks p "
+                    "GROUP BY s.history_id") == [(fast.run_id, "industrial_parks", True, True, 12)]
+    assert rows(db, "SELECT count(*) FROM feature_history") == [(0,)]
+    assert fast_diff == [("insert", "industrial_parks", {"code": f"P{i:02d}"}, [], None) for i in range(12)]
     assert rows(db, "SELECT indexdef FROM pg_indexes WHERE indexname = 'industrial_parks_geom_idx'") == [
         ("CREATE INDEX industrial_parks_geom_idx ON public.industrial_parks USING gist (geom)",)]
 
     # The same file through the staged upsert: one of its keys is already there, unchanged.
     with db.begin() as conn:
-        conn.execute(text("TRUNCATE industrial_parks, feature_history"))
-    load(db, write_geojson(tmp_path / "one.geojson", [park("P03", 106.60 + 0.036, 10.95 + 0.021,
-                                                           name_vi="KCN Số 3 – \"Đông\" \\ A", occupancy_pct=3 * 3.3,
-                                                           established_on="2013-04-15",
-                                                           developer="Becamex IDC")]), ingest_settings, area)
+        conn.execute(text("TRUNCATE industrial_parks, feature_history, feature_insert_spans"))
+    one = load(db, write_geojson(tmp_path / "one.geojson", [park("P03", 106.60 + 0.036, 10.95 + 0.021,
+                                                                 name_vi="KCN Số 3 – \"Đông\" \\ A",
+                                                                 occupancy_pct=3 * 3.3, established_on="2013-04-15",
+                                                                 developer="Becamex IDC")]), ingest_settings, area)
     staged = load(db, f, ingest_settings, area)
     assert (staged.status, staged.inserted, staged.unchanged) == ("succeeded", 11, 1)
     assert snapshot(db) == fast_rows
-    staged_history = rows(db, "SELECT op, feature_key, old_attrs IS NULL, new_attrs IS NULL FROM feature_history "
-                              "ORDER BY feature_key->>'code'")
-    assert staged_history == fast_history
+    assert rows(db, "SELECT op, count(*), bool_and(old_attrs IS NULL AND old_geom IS NULL AND new_attrs IS NULL) "
+                    f"FROM feature_history WHERE run_id = {staged.run_id} GROUP BY op") == [("insert", 11, True)]
+    # The diffs agree: the fast run's span lists what the two staged runs' inserts list, key for key.
+    with raw_connection(db) as conn:
+        staged_diff = [(c.op, c.layer, c.key, c.fields, c.geom_changed)
+                       for run in (one.run_id, staged.run_id) for c in history.diff(conn, run)]
+    assert sorted(staged_diff, key=lambda c: c[2]["code"]) == fast_diff
 
 
 def test_area_and_length_agree_with_postgis(db, tmp_path, ingest_settings, area):

@@ -130,5 +130,69 @@ def test_sigkill_while_writing_leaves_everything_as_before(db, db_settings, tmp_
     assert rerun == ("succeeded", N_BIG, N_BIG - N_BEFORE, N_BEFORE, 0)
     expected = {f"KCN-BD-{i:06d}" for i in range(1, N_BIG + 1)}
     assert {c for (c,) in _q(db, "SELECT code FROM industrial_parks")} == expected
-    assert _q(db, "SELECT count(*), count(DISTINCT feature_id) FROM feature_history") == [(N_BEFORE + N_BIG,
-                                                                                           N_BIG)]
+    assert _q(db, "SELECT count(*) FROM feature_history WHERE run_id = :r", r=run_id) == [(0,)]
+    assert _q(db, "SELECT count(*) FROM feature_insert_spans WHERE run_id = :r", r=run_id) == [(0,)]
+    # The first (small) load is one span of ids, the rerun one history row per written feature.
+    assert _q(db, "SELECT run_id, last_id - first_id + 1 FROM feature_insert_spans") == [(first.run_id, N_BEFORE)]
+    assert _q(db, "SELECT op, count(*), count(DISTINCT feature_id) FROM feature_history GROUP BY op ORDER BY op") == [
+        ("insert", N_BIG - N_BEFORE, N_BIG - N_BEFORE), ("update", N_BEFORE, N_BEFORE)]
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_first_load_leaves_no_span_and_no_rows(db, db_settings, tmp_path, ingest_settings, area):
+    """A first load killed after it wrote its rows and its insert span, before its commit: neither stays.
+
+    The run's ledger row is locked here once the load has recorded its backend, so the load stops at its final
+    ledger update, the last statement before COMMIT, with everything else written: the kill lands there.
+    """
+    big = _synthetic().write_parks(N_BIG, tmp_path / "big")
+    before = data_fingerprint(db)
+    env = _env(db_settings, tmp_path / "reports")
+    with (tmp_path / "killed.out").open("wb") as out, db.connect() as locker:
+        proc = subprocess.Popen(_ingest_cmd(big), env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            run_id, pid = _wait_for(proc, lambda: _q(
+                db, "SELECT run_id, backend_pid FROM ingest_runs WHERE file_name = :f AND backend_pid IS NOT NULL",
+                f=big.name))
+            locker.execute(text("SELECT 1 FROM ingest_runs WHERE run_id = :r FOR UPDATE"), {"r": run_id})
+            _wait_for(proc, lambda: _q(db, "SELECT 1 FROM pg_stat_activity WHERE pid = :p AND wait_event_type = "
+                                           "'Lock' AND query LIKE 'UPDATE ingest_runs SET status%'", p=pid))
+            # the load's transaction has written rows and recorded a span (a lock it holds till its end)
+            held = _q(db, "SELECT relation::regclass::text FROM pg_locks WHERE pid = :p AND mode = "
+                          "'RowExclusiveLock' AND relation IN ('industrial_parks'::regclass, "
+                          "'feature_insert_spans'::regclass) ORDER BY 1", p=pid)
+            assert held == [("feature_insert_spans",), ("industrial_parks",)]
+            proc.send_signal(signal.SIGKILL)
+            assert proc.wait(timeout=30) == -signal.SIGKILL
+        finally:
+            locker.rollback()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    _wait_backend_gone(db, pid)
+
+    assert data_fingerprint(db) == before
+    assert _q(db, "SELECT count(*) FROM industrial_parks") == [(0,)]
+    assert _q(db, "SELECT count(*) FROM feature_insert_spans") == [(0,)]
+    assert _q(db, "SELECT count(*) FROM feature_history") == [(0,)]
+    again = subprocess.run(_ingest_cmd(big), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    (rerun,) = _q(db, "SELECT run_id, n_inserted FROM ingest_runs WHERE file_name = :f AND run_id > :r",
+                  f=big.name, r=run_id)
+    assert rerun[1] == N_BIG
+    assert _q(db, "SELECT s.run_id, s.first_id = min(p.id), s.last_id = max(p.id), count(*) "
+                  "FROM feature_insert_spans s, industrial_parks p GROUP BY s.history_id") == [(rerun[0], True, True,
+                                                                                                N_BIG)]
+
+
+def _wait_for(proc: subprocess.Popen, probe, timeout: float = 300.0):  # type: ignore[no-untyped-def]
+    """The first row ``probe`` returns while the ingest still runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the ingest ended (exit {proc.returncode}) before it could be killed")
+        found = probe()
+        if found:
+            return found[0]
+        time.sleep(0.02)
+    pytest.fail("the ingest did not get there in time")

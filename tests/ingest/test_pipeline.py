@@ -31,8 +31,14 @@ def test_first_load_inserts_and_records_history(db, tmp_path, ingest_settings, a
     assert (r.status, r.inserted, r.updated, r.unchanged) == ("succeeded", 2, 0, 0)
     assert rows(db, "SELECT code, ingest_run_id FROM industrial_parks ORDER BY code") == [("A", r.run_id),
                                                                                         ("B", r.run_id)]
-    assert rows(db, "SELECT op, feature_key->>'code' FROM feature_history ORDER BY 2") == [("insert", "A"),
-                                                                                          ("insert", "B")]
+    # A first load records its inserts as one span of ids; diff lists them as it lists per-row inserts.
+    ids = rows(db, "SELECT min(id), max(id) FROM industrial_parks")[0]
+    assert rows(db, "SELECT run_id, layer, first_id, last_id FROM feature_insert_spans") == [
+        (r.run_id, "industrial_parks", *ids)]
+    assert rows(db, "SELECT count(*) FROM feature_history") == [(0,)]
+    with raw_connection(db) as conn:
+        assert [(c.op, c.key) for c in history.diff(conn, r.run_id)] == [("insert", {"code": "A"}),
+                                                                          ("insert", {"code": "B"})]
     run = rows(db, f"SELECT status, n_inserted, sha256 IS NOT NULL, who FROM ingest_runs WHERE run_id={r.run_id}")
     assert run == [("succeeded", 2, True, "pytest")]
 
