@@ -153,8 +153,8 @@ def check(source: SourceData, spec: LayerSpec, *, aoi: AreaOfInterest | None,
         if f.required:
             col.add((values.isna() & reasons.isna()).to_numpy(), f.name,
                     "thiếu giá trị bắt buộc / required value is missing")
-    geoms, source_crs, as_read = _geometry(source, spec, crs_override, col, file)
-    attrs["geom_type"] = family(geoms)
+    geoms, fams, source_crs, as_read = _geometry(source, spec, crs_override, col, file)
+    attrs["geom_type"] = fams
     for rc in spec.row_checks:
         reasons = rc.rule(attrs)
         col.add(reasons.notna().to_numpy() & col.ok, rc.field, reasons)
@@ -171,9 +171,9 @@ def check(source: SourceData, spec: LayerSpec, *, aoi: AreaOfInterest | None,
 
 
 def _geometry(source: SourceData, spec: LayerSpec, crs_override: CRS | None, col: _Collector,
-              file: str) -> tuple[NDArray[np.object_], str, NDArray[np.bool_] | None]:
-    """Checked geometries in WGS 84, the source CRS's description, and which geometries are exactly as read
-    (None when all were reprojected)."""
+              file: str) -> tuple[NDArray[np.object_], NDArray[np.object_], str, NDArray[np.bool_] | None]:
+    """Checked geometries in WGS 84, their storage family, the source CRS's description, and which geometries
+    are exactly as read (None when all were reprojected)."""
     crs = crs_override or source.crs
     if crs is None:
         raise CrsError("tệp không có hệ tọa độ / the file has no CRS; name it with --crs "
@@ -190,7 +190,7 @@ def _geometry(source: SourceData, spec: LayerSpec, crs_override: CRS | None, col
         geoms = np.asarray(series.array, dtype=object)
     fixed, repaired = repair(geoms)
     fams_before = family(geoms)
-    fams = family(fixed)
+    fams = family(fixed) if repaired.any() else fams_before
     allowed = {k.value for k in spec.geometry}
     # keep_collapsed=False: a zero-area polygon or a zero-length line repairs to an EMPTY geometry of the
     # same family; that is a change of type too (nothing would be stored), not a repair.
@@ -217,7 +217,7 @@ def _geometry(source: SourceData, spec: LayerSpec, crs_override: CRS | None, col
         col.add(wrong, "geometry", [f"sai kiểu hình học / wrong geometry type {names[t] if t >= 0 else '?'}; "
                                     f"'{spec.name}' takes {' or '.join(sorted(allowed))}" for t in types])
     # Polygon → MultiPolygon etc. happens when the geometries are written (geo.geometry.storage_wkb).
-    return fixed, describe(crs), None if reprojected else ~repaired
+    return fixed, fams, describe(crs), None if reprojected else ~repaired
 
 
 def _check_aoi(geoms: NDArray[np.object_], aoi: AreaOfInterest, col: _Collector) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from layers.spec import FieldSpec, FieldType
 
@@ -87,12 +88,59 @@ def _as_text(raw: pd.Series) -> pd.Series:
 
 def _already_clean(raw: pd.Series) -> bool:
     """Whether a 'str' column has text and no value that stripping would change or blank (then text == raw)."""
-    present = raw.dropna()
-    if present.empty:
-        return False
+    if hasattr(raw.array, "__arrow_array__"):
+        arr = pa.chunked_array(raw.array.__arrow_array__()).drop_null()
+        return len(arr) > 0 and all(_utf8_ends_clean(chunk) for chunk in arr.chunks)
+    else:
+        present = raw.dropna()
+        if present.empty:
+            return False
+        ends = set(present.str[0].unique()) | set(present.str[-1].unique())
     # Python's own isspace() on the (few) distinct first and last characters, not a regex's idea of \s.
-    ends = set(present.str[0].unique()) | set(present.str[-1].unique())
     return not any(not isinstance(c, str) or c == "" or c.isspace() for c in ends)
+
+
+# Python's str.isspace() characters in UTF-8: one byte (ASCII), two (U+0085, U+00A0) or three (U+1680, U+2000–200A,
+# U+2028, U+2029, U+202F, U+205F, U+3000).
+_SPACE_1 = np.zeros(256, dtype=bool)
+_SPACE_1[[0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20]] = True
+_SPACE_2 = np.array([0xC285, 0xC2A0])
+_SPACE_3 = np.array([0xE19A80, *range(0xE28080, 0xE2808B), 0xE280A8, 0xE280A9, 0xE280AF, 0xE2819F, 0xE38080])
+
+
+def _utf8_ends_clean(chunk: pa.Array) -> bool:
+    """Whether no value of an Arrow string array is empty or starts or ends with a character Python's
+    str.isspace() accepts, read from the UTF-8 bytes of every value at once."""
+    chunk = chunk.cast(pa.large_string()) if chunk.type != pa.large_string() else chunk
+    n = len(chunk)
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64, count=n + 1, offset=chunk.offset * 8)
+    start, end = offsets[:-1], offsets[1:]
+    if chunk.null_count:
+        keep = np.asarray(chunk.is_valid())
+        start, end = start[keep], end[keep]
+    if chunk.buffers()[2] is None or (end <= start).any():
+        return False
+    data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
+    first, last = data[start], data[end - 1]
+    if _SPACE_1[first].any() or _SPACE_1[last].any():
+        return False
+    # Multi-byte spaces begin with 0xC2, 0xE1, 0xE2 or 0xE3 and end with a continuation byte: look closer only
+    # at values that could hold one there (few), comparing their first/last 2 and 3 bytes.
+    padded = np.concatenate([np.zeros(3, dtype=np.uint8), data, np.zeros(3, dtype=np.uint8)])  # index + 3
+
+    def code(at: np.ndarray, width: int) -> np.ndarray:
+        out = np.zeros(len(at), dtype=np.int64)
+        for k in range(width):
+            out = (out << 8) | padded[at + 3 + k]
+        return out
+
+    lead = start[np.isin(first, (0xC2, 0xE1, 0xE2, 0xE3))]
+    tail = last >= 0x80
+    tail_end, tail_len = end[tail], (end - start)[tail]
+    found = (np.isin(code(lead, 2), _SPACE_2).any() or np.isin(code(lead, 3), _SPACE_3).any()
+             or np.isin(np.where(tail_len >= 2, code(tail_end - 2, 2), -1), _SPACE_2).any()
+             or np.isin(np.where(tail_len >= 3, code(tail_end - 3, 3), -1), _SPACE_3).any())
+    return not found
 
 
 def _text(raw: pd.Series, text: pd.Series) -> tuple[pd.Series, pd.Series]:

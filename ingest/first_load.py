@@ -27,7 +27,7 @@ from ingest.readers import open_stream
 from layers.spec import LayerSpec
 
 T = TypeVar("T")
-BATCH_ROWS = 20000  # features per batch: small enough to keep both cores busy, large enough for vector speed
+BATCH_ROWS = 20_000  # features per batch: small enough to keep both cores busy, large enough for vector speed
 
 
 class _Abandon(Exception):
