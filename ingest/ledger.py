@@ -57,7 +57,7 @@ def start(conn: psycopg.Connection, run: RunStart) -> int:
 def finish(conn: psycopg.Connection, run_id: int, status: str, **fields: object) -> None:
     """Set the final status and counts (inside the caller's transaction when data was written)."""
     allowed = {"error", "source_crs", "aoi", "n_read", "n_inserted", "n_updated", "n_unchanged", "n_deleted",
-               "n_rejected", "n_warnings", "rejects_path", "backend_pid"}
+               "n_rejected", "n_warnings", "rejects_path", "backend_pid", "sha256"}
     unknown = set(fields) - allowed
     if unknown:
         raise ValueError(f"unknown ledger fields {unknown}")

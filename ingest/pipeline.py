@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,15 +70,19 @@ def ingest_file(engine: Engine, spec: LayerSpec, path: Path, options: LoadOption
     """Load one file into ``spec``'s table. A file-level failure writes nothing but the ledger row."""
     say = progress or (lambda _msg: None)
     path = Path(path)
-    sha, size = ledger.sha256_of(path) if path.is_file() else (None, None)
     result = LoadResult(None, "running", spec.name, path.name)
-    with raw_connection(engine) as conn:
+    # The file's checksum is computed alongside the load (hashlib works outside the GIL) and written with the
+    # run's outcome; the size is known at once.
+    size = path.stat().st_size if path.is_file() else None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-sha256") as pool, \
+            raw_connection(engine) as conn:
+        checksum = pool.submit(ledger.sha256_of, path) if path.is_file() else None
         run = ledger.RunStart("load", spec.name, ledger.who(who or ingest_settings.user), options.as_json(),
-                              path.name, str(path.resolve()), sha, size)
+                              path.name, str(path.resolve()), None, size)
         result.run_id = ledger.start(conn, run) if not options.dry_run else None
         run_guarded(conn, result,
                     lambda: _load(conn, engine, spec, path, options, result, ingest_settings, area, say),
-                    lambda: _close_run(conn, result, ingest_settings))
+                    lambda: _close_run(conn, result, ingest_settings, checksum))
     return result
 
 
@@ -181,13 +186,20 @@ def _write(conn: psycopg.Connection, spec: LayerSpec, checked: Checked, options:
     result.status = "succeeded_with_rejects" if result.rejected else "succeeded"
 
 
-def _close_run(conn: psycopg.Connection, result: LoadResult, ingest_settings: IngestSettings) -> None:
+def _close_run(conn: psycopg.Connection, result: LoadResult, ingest_settings: IngestSettings,
+               checksum: Future | None = None) -> None:
     """Write the rejects report and the ledger row; data (if any) commits with the ledger update."""
     result.rejects_path = write_rejects(result.problems, ingest_settings.reports_dir, result.run_id, result.file)
     if result.run_id is None:
         return
+    digest = {}
+    if checksum is not None:
+        try:
+            digest = {"sha256": checksum.result()[0]}
+        except OSError:  # the file went away or became unreadable during the load: no checksum, said so
+            result.notes.append("checksum not recorded: the file could not be read again")
     try:
-        ledger.finish(conn, result.run_id, result.status, error=result.error, source_crs=result.source_crs,
+        ledger.finish(conn, result.run_id, result.status, **digest, error=result.error, source_crs=result.source_crs,
                       aoi=result.aoi, n_read=result.n_read, n_inserted=result.inserted, n_updated=result.updated,
                       n_unchanged=result.unchanged, n_deleted=result.deleted, n_rejected=result.rejected,
                       n_warnings=result.warnings,

@@ -2,6 +2,7 @@
 steps aside (rolling back what it streamed) whenever the whole file has to be judged."""
 from __future__ import annotations
 
+import hashlib
 import threading
 
 import geopandas as gpd
@@ -102,6 +103,10 @@ def test_streamed_load_equals_the_whole_file_load(db, tmp_path, ingest_settings,
         (p.record, p.field, p.severity, p.reason) for p in streamed.problems]
     assert spans == [("industrial_parks", 1, 23)]
     assert (whole.notes, whole.source_crs, whole.warnings) == (streamed.notes, streamed.source_crs, streamed.warnings)
+    # the checksum, computed alongside the load, is on both runs
+    digest = (hashlib.sha256(f.read_bytes()).hexdigest(), f.stat().st_size)
+    assert rows(db, f"SELECT sha256, size_bytes FROM ingest_runs WHERE run_id IN ({streamed.run_id}, {whole.run_id})"
+                    " ORDER BY run_id") == [digest, digest]
 
 
 def test_stored_geometry_and_area_match_postgis(db, tmp_path, ingest_settings, area, small_batches):
