@@ -13,7 +13,8 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
 import psycopg
@@ -26,6 +27,9 @@ from ingest.checks import WARNING, Checked, Problem, check
 from ingest.readers import open_stream
 from layers.spec import LayerSpec
 
+if TYPE_CHECKING:  # the pipeline imports this module
+    from ingest.pipeline import LoadOptions, LoadResult
+
 T = TypeVar("T")
 BATCH_ROWS = 20_000  # features per batch: small enough to keep both cores busy, large enough for vector speed
 
@@ -34,8 +38,9 @@ class _Abandon(Exception):
     """Raised inside the COPY to cancel it: the file needs the whole-file path."""
 
 
-def load_streamed(conn: psycopg.Connection, spec: LayerSpec, path, options, result, *,  # noqa: ANN001
-                  aoi: AreaOfInterest | None, crs_override: CRS | None, say: Callable[[str], None]) -> bool:
+def load_streamed(conn: psycopg.Connection, spec: LayerSpec, path: Path, options: LoadOptions,
+                  result: LoadResult, *, aoi: AreaOfInterest | None, crs_override: CRS | None,
+                  say: Callable[[str], None]) -> bool:
     """Load ``path`` into the empty ``spec`` layer batch by batch; True when done (the caller commits with the
     ledger row), False when the stream does not apply or was abandoned (the transaction is rolled back)."""
     if options.dry_run:
