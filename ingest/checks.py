@@ -16,9 +16,9 @@ from geo.crs import STORAGE_EPSG, check_plausible, describe
 from geo.errors import CrsError, InputError
 from geo.geometry import family, invalid_reasons, repair
 from ingest.aoi import AreaOfInterest
-from ingest.coerce import coerce_column
+from ingest.coerce import arrow_text_is_clean, coerce_column
 from ingest.readers import SourceData
-from layers.spec import LayerSpec
+from layers.spec import FieldSpec, FieldType, LayerSpec
 
 ERROR, WARNING = "error", "warning"
 
@@ -172,13 +172,19 @@ def check(source: SourceData, spec: LayerSpec, *, aoi: AreaOfInterest | None,
 
 def _geometry(source: SourceData, spec: LayerSpec, crs_override: CRS | None, col: _Collector,
               file: str) -> tuple[NDArray[np.object_], NDArray[np.object_], str, NDArray[np.bool_] | None]:
+    return check_geometry(np.asarray(source.frame.geometry.array, dtype=object), source.crs, spec, crs_override,
+                          col, file)
+
+
+def check_geometry(geoms: NDArray[np.object_], source_crs: CRS | None, spec: LayerSpec, crs_override: CRS | None,
+                   col: _Collector, file: str
+                   ) -> tuple[NDArray[np.object_], NDArray[np.object_], str, NDArray[np.bool_] | None]:
     """Checked geometries in WGS 84, their storage family, the source CRS's description, and which geometries
     are exactly as read (None when all were reprojected)."""
-    crs = crs_override or source.crs
+    crs = crs_override or source_crs
     if crs is None:
         raise CrsError("tệp không có hệ tọa độ / the file has no CRS; name it with --crs "
                        "(e.g. --crs EPSG:4326, --crs VN2000-BD, --crs EPSG:3405)", file=file)
-    geoms = np.asarray(source.frame.geometry.array, dtype=object)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     present = ~missing
     if present.any():
@@ -246,3 +252,122 @@ def _check_duplicates(attrs: pd.DataFrame, spec: LayerSpec, col: _Collector) -> 
         reasons[i] = (f"trùng khóa / duplicate key {'+'.join(spec.natural_key)}={label.iloc[i]} "
                       f"(also record {', '.join(map(str, others))})")
     col.add(dup, "+".join(spec.natural_key), reasons)
+
+
+# ------------------------------------------------------------------------- batches certified clean from Arrow
+@dataclass
+class CleanBatch:
+    """A batch ``check`` would pass without an error, found so from its Arrow columns: the typed value of every
+    field (Arrow, as ``check`` would give them), the checked geometries, and the warnings (repairs)."""
+
+    attrs: pa.Table
+    geoms: NDArray[np.object_]
+    wkb: pa.Array | None
+    problems: list[Problem]
+    source_crs: str
+    ignored_columns: list[str]
+
+
+_ARROW_TYPE = {FieldType.TEXT: pa.string(), FieldType.INTEGER: pa.int64(), FieldType.NUMBER: pa.float64(),
+               FieldType.DATE: pa.date32(), FieldType.BOOLEAN: pa.bool_()}
+
+
+def check_arrow(table: pa.Table, geoms: NDArray[np.object_], wkb: pa.Array | None, source_crs: CRS | None,
+                file: str, spec: LayerSpec, *, aoi: AreaOfInterest | None, crs_override: CRS | None = None
+                ) -> CleanBatch | None:
+    """What ``check`` concludes for a batch read as Arrow columns, when that is certain without pandas: every
+    value already of its field's type, text already stripped, nothing required missing, outside its set or its
+    range, and no geometry rejected. None as soon as any of that is not plainly so — and for layers with row
+    checks —: the caller then runs ``check``, which decides and words each problem. (Duplicate keys are the
+    caller's, as with ``check(..., duplicates=False)``.)"""
+    n = table.num_rows
+    if n == 0 or spec.row_checks:
+        return None
+    # Which column feeds which field: map_columns itself, on one row holding the column names.
+    probe = pd.DataFrame([list(table.column_names)], columns=table.column_names, dtype=object)
+    probe["geometry"] = None
+    mapped, ignored = map_columns(probe, spec, None, file, None)
+    sources = {f.name: mapped.at[0, f.name] for f in spec.fields}
+    values: dict[str, pa.Array] = {}
+    for f in spec.fields:
+        src = sources[f.name]
+        column = table.column(src).combine_chunks() if src is not None else pa.nulls(n, _ARROW_TYPE[f.type])
+        typed = _clean_arrow_values(column, f)
+        if typed is None:
+            return None
+        values[f.name] = typed
+    keys = _LazyLabels(lambda: _key_labels(pd.DataFrame(
+        {k: table.column(sources[k]).to_pandas() for k in spec.natural_key}), spec))
+    col = _Collector(n, keys)
+    fixed, _fams, crs_text, as_read = check_geometry(geoms, source_crs, spec, crs_override, col, file)
+    if col.ok.all() and aoi is not None:
+        _check_aoi(fixed, aoi, col)
+    if not col.ok.all():
+        return None
+    if wkb is not None and as_read is not None:
+        wkb = wkb if as_read.all() else pc.if_else(pa.array(as_read), wkb, pa.nulls(n, wkb.type))
+    else:
+        wkb = None
+    return CleanBatch(pa.table(values), fixed, wkb, col.problems, crs_text, ignored)
+
+
+class _LazyLabels:
+    """Record labels computed only when a problem needs one (``.iloc[i]`` like the Series it stands for)."""
+
+    def __init__(self, make) -> None:  # noqa: ANN001
+        self._make, self._labels = make, None
+
+    @property
+    def iloc(self):  # noqa: ANN201 - the labels' positional indexer
+        if self._labels is None:
+            self._labels = self._make()
+        return self._labels.iloc
+
+
+def _clean_arrow_values(column: pa.Array, f: FieldSpec) -> pa.Array | None:
+    """The field's values from an Arrow column when ``coerce_column`` would take them as they are with no
+    reason to give, else None."""
+    t = column.type
+    present = len(column) - column.null_count
+    if f.type is FieldType.TEXT:
+        if not (pa.types.is_string(t) or pa.types.is_large_string(t)) or f.minimum is not None \
+                or f.maximum is not None:
+            return None
+        if present and not arrow_text_is_clean(column):
+            return None
+        if f.allowed is not None and present and not pc.all(
+                pc.is_in(column.drop_null(), value_set=pa.array(f.allowed, type=t))).as_py():
+            return None
+        out = column.cast(pa.string())
+    elif f.type in (FieldType.NUMBER, FieldType.INTEGER):
+        numeric = pa.types.is_integer(t) or (f.type is FieldType.NUMBER and pa.types.is_floating(t))
+        if not numeric or f.allowed is not None:
+            return None
+        if f.type is FieldType.INTEGER and len(column) - column.null_count and \
+                max(abs(v) for v in pc.min_max(column).as_py().values()) > 2 ** 53:
+            return None  # the pandas path goes through float64: only the exactly representable integers agree
+        out = column.cast(_ARROW_TYPE[f.type])
+        if pa.types.is_floating(out.type):  # pandas reads NaN as missing
+            out = pc.if_else(pc.is_nan(out), pa.scalar(None, out.type), out)
+        if (f.minimum is not None or f.maximum is not None) and len(out) - out.null_count:
+            bounds = pc.min_max(out).as_py()
+            if (f.minimum is not None and bounds["min"] < f.minimum) or \
+                    (f.maximum is not None and bounds["max"] > f.maximum):
+                return None
+    elif f.type is FieldType.DATE:
+        if f.allowed is not None or f.minimum is not None or f.maximum is not None:
+            return None
+        if pa.types.is_timestamp(t) and t.tz in (None, "UTC", "+00:00", "Etc/UTC") and present and pc.all(
+                pc.equal(pc.floor_temporal(column, unit="day"), column)).as_py():
+            # a date written as a date-time at midnight (a GeoPackage DateTime, read in UTC as pandas does)
+            column = column.cast(pa.timestamp(t.unit)).cast(pa.date32())
+        if not pa.types.is_date32(column.type):
+            return None
+        out = column
+    else:
+        if not pa.types.is_boolean(t) or f.allowed is not None:
+            return None
+        out = column
+    if f.required and out.null_count:
+        return None
+    return out

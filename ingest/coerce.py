@@ -90,7 +90,7 @@ def _already_clean(raw: pd.Series) -> bool:
     """Whether a 'str' column has text and no value that stripping would change or blank (then text == raw)."""
     if hasattr(raw.array, "__arrow_array__"):
         arr = pa.chunked_array(raw.array.__arrow_array__()).drop_null()
-        return len(arr) > 0 and all(_utf8_ends_clean(chunk) for chunk in arr.chunks)
+        return len(arr) > 0 and all(arrow_text_is_clean(chunk) for chunk in arr.chunks)
     else:
         present = raw.dropna()
         if present.empty:
@@ -108,7 +108,7 @@ _SPACE_2 = np.array([0xC285, 0xC2A0])
 _SPACE_3 = np.array([0xE19A80, *range(0xE28080, 0xE2808B), 0xE280A8, 0xE280A9, 0xE280AF, 0xE2819F, 0xE38080])
 
 
-def _utf8_ends_clean(chunk: pa.Array) -> bool:
+def arrow_text_is_clean(chunk: pa.Array) -> bool:
     """Whether no value of an Arrow string array is empty or starts or ends with a character Python's
     str.isspace() accepts, read from the UTF-8 bytes of every value at once."""
     chunk = chunk.cast(pa.large_string()) if chunk.type != pa.large_string() else chunk

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
 import psycopg
+import pyarrow as pa
 from pyproj import CRS
 
 from geo.errors import GeoError
 from ingest import ledger, loader
 from ingest.aoi import AreaOfInterest
-from ingest.checks import WARNING, Checked, Problem, check
+from ingest.checks import WARNING, Checked, CleanBatch, Problem, check, check_arrow
 from ingest.readers import open_stream
 from layers.spec import LayerSpec
 
@@ -57,15 +58,20 @@ def load_streamed(conn: psycopg.Connection, spec: LayerSpec, path: Path, options
         seen = _Seen(spec)
         total = f"/{stream.count:,}" if stream.count is not None else ""
 
-        def checked_batches() -> Iterator[Checked]:
-            for source in stream.batches:
-                yield check(source, spec, aoi=aoi, crs_override=crs_override, mapping=options.mapping,
-                            constants=options.constants, duplicates=False)
+        def checked_batches() -> Iterator[Checked | CleanBatch]:
+            plain = not options.mapping and not options.constants
+            for batch in stream.batches:
+                # A batch plainly clean is taken from its Arrow columns; any doubt, and check() decides.
+                clean = check_arrow(batch.attrs, batch.geoms, batch.wkb, batch.crs, path.name, spec, aoi=aoi,
+                                    crs_override=crs_override) if plain else None
+                yield clean if clean is not None else check(
+                    batch.source(), spec, aoi=aoi, crs_override=crs_override, mapping=options.mapping,
+                    constants=options.constants, duplicates=False)
 
         def batches() -> Iterator[loader.Batch]:
             # Reading and checking (GDAL, GEOS: mostly outside the GIL) run one batch ahead in a thread.
             for checked in _ahead(checked_batches()):
-                if checked.n_rejected:
+                if isinstance(checked, Checked) and checked.n_rejected:
                     raise _Abandon("rejected features")
                 seen.add(checked)
                 say(f"ghi {seen.n:,}{total} đối tượng mới / writing {seen.n:,}{total} new features (streamed COPY)")
@@ -103,11 +109,13 @@ class _Seen:
         self.source_crs: str | None = None
         self.ignored: list[str] = []
 
-    def add(self, checked: Checked) -> None:
+    def add(self, checked: Checked | CleanBatch) -> None:
         for p in checked.problems:
             if p.severity == WARNING:
                 self.problems.append(Problem(p.record + self.n, p.key, p.field, p.reason, p.severity))
-        self.keys.append(checked.attrs[list(self.spec.natural_key)])
+        key = list(self.spec.natural_key)
+        self.keys.append(checked.attrs.select(key).to_pandas() if isinstance(checked.attrs, pa.Table)
+                         else checked.attrs[key])
         self.source_crs, self.ignored = checked.source_crs, checked.ignored_columns
         self.n += len(checked.attrs)
 

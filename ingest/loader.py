@@ -220,7 +220,8 @@ def insert_new(conn: psycopg.Connection, spec: LayerSpec, attrs: pd.DataFrame, g
     return insert_stream(conn, spec, run_id, [(attrs, geoms, None)], expected=len(attrs))
 
 
-Batch = tuple[pd.DataFrame, np.ndarray, "pa.Array | None"]  # attributes, geometries, source WKB (see storage_wkb)
+# typed attributes (as checks.check or checks.check_arrow give them), geometries, source WKB (see storage_wkb)
+Batch = tuple["pd.DataFrame | pa.Table", np.ndarray, "pa.Array | None"]
 
 
 def insert_stream(conn: psycopg.Connection, spec: LayerSpec, run_id: int, batches: Iterable[Batch], *,
@@ -252,7 +253,8 @@ def insert_stream(conn: psycopg.Connection, spec: LayerSpec, run_id: int, batche
         cp.write(arrow_copy.HEADER)
         for attrs, geoms, wkb in batches:
             for lo in range(0, len(attrs), _ENCODE_ROWS):
-                part = attrs.iloc[lo:lo + _ENCODE_ROWS].reset_index(drop=True)
+                part = attrs.slice(lo, _ENCODE_ROWS) if isinstance(attrs, pa.Table) else \
+                    attrs.iloc[lo:lo + _ENCODE_ROWS].reset_index(drop=True)
                 fields = _row_fields(spec, part, geoms[lo:lo + _ENCODE_ROWS], run_id, next_id,
                                      None if wkb is None else wkb.slice(lo, _ENCODE_ROWS))
                 cp.write(memoryview(arrow_copy.encode(fields)))
@@ -276,13 +278,14 @@ def insert_stream(conn: psycopg.Connection, spec: LayerSpec, run_id: int, batche
 _ENCODE_ROWS = 50_000  # rows per encoded COPY block (Arrow's 32-bit offsets cap a block at 2 GB)
 
 
-def _row_fields(spec: LayerSpec, attrs: pd.DataFrame, geoms: np.ndarray, run_id: int, first_id: int,
+def _row_fields(spec: LayerSpec, attrs: pd.DataFrame | pa.Table, geoms: np.ndarray, run_id: int, first_id: int,
                 wkb: pa.Array | None) -> list[Field]:
     n = len(attrs)
     area, length = metric_measures(geoms)
     derived = {"area_ha": area, "length_m": length}
     return [Field("id", "int8", pa.array(np.arange(first_id, first_id + n, dtype=np.int64))),
-            *(Field(f.name, _ARROW_KIND[f.type], _arrow_column(f.type, attrs[f.name])) for f in spec.fields),
+            *(Field(f.name, _ARROW_KIND[f.type], attrs.column(f.name) if isinstance(attrs, pa.Table) else
+                    _arrow_column(f.type, attrs[f.name])) for f in spec.fields),
             Field("geom", "bytes", storage_wkb(geoms, STORAGE_EPSG, source=wkb)),
             *(Field(d, "float8", pa.array(derived[d], from_pandas=True)) for d in spec.derived_columns),
             Field("ingest_run_id", "int8", pa.array(np.full(n, run_id, dtype=np.int64)))]

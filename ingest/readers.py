@@ -237,6 +237,12 @@ def _arrow_frame(meta: dict, table: pa.Table) -> tuple[gpd.GeoDataFrame, pa.Arra
     """A GeoDataFrame from Arrow data read by GDAL, typed like the feature-by-feature read: dates become
     datetime64 (not Python date objects), the geometry comes from its WKB column (also returned), the CRS from
     the metadata. Text that is not valid UTF-8 raises UnicodeDecodeError (GDAL hands legacy bytes through)."""
+    attrs, wkb, geoms = _arrow_parts(meta, table)
+    return _frame_of(meta, attrs, geoms), wkb
+
+
+def _arrow_parts(meta: dict, table: pa.Table) -> tuple[pa.Table, pa.Array | None, np.ndarray]:
+    """(attribute columns with their text checked as UTF-8, the WKB column, the parsed geometries)."""
     geom_name = meta.get("geometry_name") or "wkb_geometry"
     wkb = None
     if geom_name in table.column_names:
@@ -251,14 +257,39 @@ def _arrow_frame(meta: dict, table: pa.Table) -> tuple[gpd.GeoDataFrame, pa.Arra
                 column.validate(full=True)
             except pa.ArrowInvalid as exc:
                 raise UnicodeDecodeError("utf-8", b"", 0, 1, str(exc)) from exc
-    frame = table.to_pandas(date_as_object=False)
+    return table, wkb, geoms
+
+
+def _frame_of(meta: dict, attrs: pa.Table, geoms: np.ndarray) -> gpd.GeoDataFrame:
+    frame = attrs.to_pandas(date_as_object=False)
     frame.index = pd.RangeIndex(len(frame))
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=meta.get("crs")), wkb
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=meta.get("crs"))
+
+
+@dataclass
+class StreamBatch:
+    """Consecutive features of a streamed layer: attribute columns as Arrow, the WKB and parsed geometries; the
+    same as ``read_vector``'s SourceData (``source()``, built on demand) for these features."""
+
+    attrs: pa.Table
+    wkb: pa.Array | None
+    geoms: np.ndarray
+    path: Path
+    layer: str
+    crs: CRS | None
+    driver: str
+    notes: list[str]
+    meta: dict
+
+    def source(self) -> SourceData:
+        frame = _frame_of(self.meta, self.attrs, self.geoms)
+        return SourceData(gpd.GeoDataFrame(frame, geometry="geometry", crs=None), self.path, self.layer, self.crs,
+                          self.driver, self.notes, self.wkb)
 
 
 @dataclass
 class VectorStream:
-    """A vector layer read batch by batch (each batch a SourceData of consecutive features, file order)."""
+    """A vector layer read batch by batch (consecutive features, file order)."""
 
     path: Path
     layer: str
@@ -266,7 +297,7 @@ class VectorStream:
     driver: str
     notes: list[str]
     count: int | None  # features in the layer when the driver knows it cheaply
-    batches: Iterator[SourceData]
+    batches: Iterator[StreamBatch]
 
 
 @contextmanager
@@ -306,12 +337,11 @@ def open_stream(path: Path, *, layer: str | None = None, encoding: str | None = 
                 else CRS.from_user_input(meta["crs"])
             count = info.get("features")
 
-            def batches() -> Iterator[SourceData]:
+            def batches() -> Iterator[StreamBatch]:
                 try:
                     for batch in reader:
-                        frame, wkb = _arrow_frame(meta, pa.Table.from_batches([batch]))
-                        yield SourceData(gpd.GeoDataFrame(frame, geometry="geometry", crs=None), path, chosen[0],
-                                         crs, driver, notes, wkb)
+                        attrs, wkb, geoms = _arrow_parts(meta, pa.Table.from_batches([batch]))
+                        yield StreamBatch(attrs, wkb, geoms, path, chosen[0], crs, driver, notes, meta)
                 except UnicodeDecodeError as exc:
                     raise InputError("thuộc tính không phải UTF-8 / attributes are not UTF-8; give --encoding "
                                      "(e.g. cp1258) or add a .cpg file", file=path.name) from exc

@@ -241,3 +241,68 @@ def test_loading_the_same_file_again_changes_nothing(db, tmp_path, ingest_settin
     again = load(db, f, ingest_settings, area)
     assert (again.status, again.inserted, again.updated, again.unchanged) == ("succeeded", 0, 0, 23)
     assert snapshot(db) == before
+
+
+# ------------------------------------------------------------------ batches certified clean from their Arrow columns
+def _batches(path):  # type: ignore[no-untyped-def]
+    from ingest.readers import open_stream
+    with open_stream(path, batch_size=1000) as stream:
+        return list(stream.batches)
+
+
+def _aoi():  # type: ignore[no-untyped-def]
+    from geo.settings import AreaSettings
+    from ingest.aoi import resolve_aoi
+    return resolve_aoi(AreaSettings(), None)
+
+
+def test_arrow_check_gives_what_check_gives(tmp_path):
+    from ingest import loader
+    from ingest.checks import check, check_arrow
+    frame = parks_frame()
+    frame["area_declared_ha"] = [float("nan") if i % 6 == 0 else 10.0 + i for i in range(len(frame))]
+    (batch,) = _batches(write_gpkg(tmp_path / "p.gpkg", frame))
+    aoi = _aoi()
+    fast = check_arrow(batch.attrs, batch.geoms, batch.wkb, batch.crs, "p.gpkg", PARKS, aoi=aoi)
+    full = check(batch.source(), PARKS, aoi=aoi, duplicates=False)
+    assert fast is not None and full.n_rejected == 0
+    for f in PARKS.fields:
+        want = loader._arrow_column(f.type, full.attrs[f.name].reset_index(drop=True))
+        assert fast.attrs.column(f.name).combine_chunks().cast(want.type).equals(want), f.name
+    assert fast.attrs.column("area_declared_ha").null_count == 4  # NaN read as missing, as pandas does
+    assert list(shapely.equals_exact(fast.geoms, full.geoms, 0)) == [True] * 23
+    assert [(p.record, p.key, p.reason) for p in fast.problems] == [(p.record, p.key, p.reason) for p in full.problems]
+    assert fast.problems[0].key == "S017" and (fast.source_crs, fast.ignored_columns) == (full.source_crs,
+                                                                                       full.ignored_columns)
+    assert fast.wkb is not None and fast.wkb.null_count == 1  # the repaired bow-tie is written again by GEOS
+
+
+@pytest.mark.parametrize("change", ["padded text", "not allowed", "above maximum", "missing required",
+                                    "number as text", "code as number", "outside the area"])
+def test_arrow_check_declines_whenever_check_has_to_judge(tmp_path, change):
+    from ingest.checks import check_arrow
+    frame = parks_frame(8)
+    if change == "padded text":
+        frame.loc[3, "name_vi"] = " KCN có khoảng trắng"
+    elif change == "not allowed":
+        frame.loc[3, "operating_status"] = "đang chạy"
+    elif change == "above maximum":
+        frame.loc[3, "occupancy_pct"] = 120.0
+    elif change == "missing required":
+        frame.loc[3, "name_vi"] = None
+    elif change == "number as text":
+        frame["occupancy_pct"] = frame["occupancy_pct"].astype(str)
+    elif change == "code as number":
+        frame["code"] = range(8)
+    elif change == "outside the area":
+        frame.loc[3, "geometry"] = shapely.box(105.0, 10.0, 105.01, 10.01)
+    (batch,) = _batches(write_gpkg(tmp_path / "p.gpkg", frame))
+    assert check_arrow(batch.attrs, batch.geoms, batch.wkb, batch.crs, "p.gpkg", PARKS, aoi=_aoi()) is None
+
+
+def test_arrow_check_leaves_layers_with_row_checks_to_check(tmp_path):
+    from ingest.checks import check_arrow
+    admin = REGISTRY.get("admin_units")
+    assert admin.row_checks
+    (batch,) = _batches(write_gpkg(tmp_path / "p.gpkg", parks_frame(6)))
+    assert check_arrow(batch.attrs, batch.geoms, batch.wkb, batch.crs, "p.gpkg", admin, aoi=None) is None
