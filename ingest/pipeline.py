@@ -197,7 +197,8 @@ def _close_run(conn: psycopg.Connection, result: LoadResult, ingest_settings: In
         try:
             digest = {"sha256": checksum.result()[0]}
         except OSError:  # the file went away or became unreadable during the load: no checksum, said so
-            result.notes.append("checksum not recorded: the file could not be read again")
+            result.notes.append("không ghi được mã kiểm tra / checksum not recorded: the file could not be read "
+                                "again")
     try:
         ledger.finish(conn, result.run_id, result.status, **digest, error=result.error, source_crs=result.source_crs,
                       aoi=result.aoi, n_read=result.n_read, n_inserted=result.inserted, n_updated=result.updated,

@@ -306,3 +306,17 @@ def test_arrow_check_leaves_layers_with_row_checks_to_check(tmp_path):
     assert admin.row_checks
     (batch,) = _batches(write_gpkg(tmp_path / "p.gpkg", parks_frame(6)))
     assert check_arrow(batch.attrs, batch.geoms, batch.wkb, batch.crs, "p.gpkg", admin, aoi=None) is None
+
+
+def test_a_file_that_cannot_be_hashed_still_loads_and_says_so(db, tmp_path, ingest_settings, area, monkeypatch):
+    from ingest import ledger
+
+    def unreadable(_path):  # type: ignore[no-untyped-def]
+        raise PermissionError("gone")
+
+    monkeypatch.setattr(ledger, "sha256_of", unreadable)
+    r = load(db, write_gpkg(tmp_path / "parks.gpkg", parks_frame(6)), ingest_settings, area)
+    assert (r.status, r.inserted) == ("succeeded", 6)
+    assert any("checksum not recorded" in n for n in r.notes)
+    assert rows(db, f"SELECT sha256 IS NULL, size_bytes > 0 FROM ingest_runs WHERE run_id = {r.run_id}") == [
+        (True, True)]
